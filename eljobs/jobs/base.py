@@ -1,0 +1,75 @@
+"""Shared entry logic of every job: parse options, log the effective config, get a session,
+``run``, map the outcome to an exit code.
+
+Exit codes (contracts): 0 the job ran (invalid events are data), 1 a target or the job failed
+(monitors: 1 when they found something), 2 bad options.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from eljobs.config import ConfigError, HelpRequested, effective_config, parse_config
+from eljobs.errors import EljobsError
+from eljobs.log import setup_logging
+
+log = logging.getLogger(__name__)
+
+C = TypeVar("C")
+
+
+def outcome_ok(result: Any) -> bool:
+    """A job's ``run`` returns a bool or an object with an ``ok`` attribute."""
+    if isinstance(result, bool):
+        return result
+    return bool(getattr(result, "ok", result))
+
+
+def job_main(
+    name: str,
+    config_cls: type[C],
+    run: Callable[[Any, C], Any],
+    argv: Sequence[str] | None = None,
+    *,
+    needs_spark: bool = True,
+    spark_profile: str | None = None,
+) -> int:
+    """Run job ``name`` from command-line arguments; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        cfg = parse_config(config_cls, argv, prog=f"python -m eljobs {name}")
+    except HelpRequested as h:
+        print(h.text)
+        return 0
+    except ConfigError as e:
+        print(f"eljobs {name}: invalid options:", file=sys.stderr)
+        for p in e.problems:
+            print(f"  {p}", file=sys.stderr)
+        return 2
+    setup_logging()
+    log.info(
+        "eljobs %s effective configuration:\n%s", name, json.dumps(effective_config(cfg), indent=2)
+    )
+    spark = None
+    if needs_spark:
+        from eljobs.spark import get_session
+
+        profile = spark_profile or _default_profile()
+        spark = get_session(profile, app_name=f"eljobs-{name}")
+    try:
+        result = run(spark, cfg)
+    except (EljobsError, ValueError, OSError) as e:
+        log.error("eljobs %s failed: %s", name, e)
+        print(f"eljobs {name} failed: {e}", file=sys.stderr)
+        return 1
+    return 0 if outcome_ok(result) else 1
+
+
+def _default_profile() -> str:
+    import os
+
+    return os.environ.get("ELJOBS_SPARK_PROFILE", "local")

@@ -1,0 +1,133 @@
+"""The one place that builds Spark sessions: named presets, reuse of an active session.
+
+Library code never builds a session; jobs get one from :func:`get_session` in ``main`` (or
+from the caller: notebooks and tests pass their own to ``run``).
+
+Presets (copied before overrides are merged, so module state never changes):
+
+* ``local``: ``local[*]`` master unless ``spark-submit`` already set one, embedded Derby
+  metastore and a warehouse under the work folder (:func:`work_dir`), UTC everywhere.
+* ``test``: like ``local`` but ``local[2]``, two shuffle partitions, no UI, no progress bar.
+* ``cluster``: only the UTC and Python settings; master, metastore and resources come from
+  ``spark-submit`` and the site's ``spark-defaults.conf``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+_COMMON: dict[str, str] = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    "spark.python.worker.reuse": "true",
+}
+
+PRESETS: dict[str, dict[str, str]] = {
+    "local": {
+        "spark.master": "local[*]",
+        "spark.sql.shuffle.partitions": "8",
+        "spark.ui.showConsoleProgress": "true",
+    },
+    "test": {
+        "spark.master": "local[2]",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.default.parallelism": "2",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.adaptive.enabled": "false",
+        "spark.rdd.compress": "false",
+        "spark.shuffle.compress": "false",
+        "spark.sql.ui.retainedExecutions": "1",
+    },
+    "cluster": {},
+}
+
+
+def work_dir() -> Path:
+    """The project work folder (``$ELJOBS_WORK``, default ``./work``); created if missing."""
+    p = Path(os.environ.get("ELJOBS_WORK", "work")).absolute()
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def _local_env() -> None:
+    # Spark's Python workers otherwise take the first python3 on PATH, which lacks our packages.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    # The hostname resolves to a loopback address here; saying so keeps the logs quiet.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("TZ", "UTC")
+
+
+def session_conf(profile: str = "local", conf: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The Spark settings a preset gives, with ``conf`` merged on a copy."""
+    if profile not in PRESETS:
+        raise ValueError(f"unknown Spark profile {profile!r}; expected one of {sorted(PRESETS)}")
+    out = dict(_COMMON)
+    out.update(PRESETS[profile])
+    if profile in ("local", "test"):
+        wd = work_dir()
+        derby = wd / "metastore_db"
+        out.update(
+            {
+                "spark.sql.warehouse.dir": str(wd / "warehouse"),
+                "spark.hadoop.javax.jdo.option.ConnectionURL": (
+                    f"jdbc:derby:;databaseName={derby};create=true"
+                ),
+                "spark.driver.extraJavaOptions": (f"-Duser.timezone=UTC -Dderby.system.home={wd}"),
+                "spark.sql.catalogImplementation": "hive",
+            }
+        )
+        if not sys.stderr.isatty():
+            out["spark.ui.showConsoleProgress"] = "false"
+    if conf:
+        out.update(conf)
+    return out
+
+
+def get_session(
+    profile: str = "local",
+    *,
+    app_name: str = "eljobs",
+    conf: Mapping[str, str] | None = None,
+    hive: bool = True,
+) -> SparkSession:
+    """Return the active session, or build one from a preset.
+
+    Args:
+        profile: ``local``, ``test`` or ``cluster`` (see the module docstring).
+        app_name: the Spark application name.
+        conf: extra settings merged over the preset (the preset itself is not changed).
+        hive: enable Hive support (the embedded Derby metastore locally).
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    settings = session_conf(profile, conf)
+    if profile in ("local", "test"):
+        _local_env()
+    builder: Any = SparkSession.builder.appName(app_name)
+    submitted_master = os.environ.get("ELJOBS_SPARK_SUBMIT") or os.environ.get("SPARK_ENV_LOADED")
+    for k, v in settings.items():
+        if k == "spark.master" and submitted_master:
+            continue
+        if k == "spark.sql.catalogImplementation" and not hive:
+            continue
+        builder = builder.config(k, v)
+    if (hive and profile != "cluster") or hive:
+        builder = builder.enableHiveSupport()
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("ELJOBS_SPARK_LOG_LEVEL", "WARN"))
+    return spark

@@ -1,0 +1,146 @@
+"""Pure tests of option declaration, properties files and command-line parsing (no Spark)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from eljobs.config import (
+    ConfigError,
+    HelpRequested,
+    effective_config,
+    option,
+    parse_config,
+    read_properties,
+)
+
+NOW = datetime(2024, 3, 22, 19, 42, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A demo job."""
+
+    output_path: str = option(help="where to write")
+    since: datetime = option(default_factory=lambda: NOW - timedelta(hours=24), help="start")
+    limit: int | None = option(default=None, help="only the first N")
+    dry_run: bool = option(default=False, help="write nothing")
+    topics: tuple[str, ...] = option(default=(), help="topics")
+    reader_options: dict[str, str] = option(default_factory=dict, help="map option")
+    kafka_option: dict[str, str] = option(
+        default_factory=dict,
+        help="producer settings",
+        pair_sep="=",
+        accumulate=True,
+        prefix="kafka.",
+    )
+    include: re.Pattern[str] | None = option(default=None, help="regex")
+    mode: Literal["a", "b"] = option(default="a", help="choice")
+    output_invalid: str | None = option(default=None, help="invalid output", bare="-")
+    password: str | None = option(default=None, help="secret", secret=True)
+
+    def validate(self) -> list[str]:
+        return ["--limit: must be positive"] if self.limit is not None and self.limit <= 0 else []
+
+
+def test_cli_forms_and_types() -> None:
+    cfg = parse_config(
+        Demo,
+        [
+            "--output_path",
+            "/x",
+            "--since=2",
+            "--limit",
+            "5",
+            "--dry_run",
+            "--topics",
+            "a,b",
+            "--reader_options",
+            "k1:v1,k2:v2",
+            "--include",
+            "^t.*$",
+            "--mode=b",
+            "--output_invalid",
+        ],
+        now=NOW,
+    )
+    assert cfg.output_path == "/x"
+    assert cfg.since == NOW - timedelta(hours=2)
+    assert cfg.limit == 5 and cfg.dry_run is True
+    assert cfg.topics == ("a", "b")
+    assert cfg.reader_options == {"k1": "v1", "k2": "v2"}
+    assert cfg.include is not None and cfg.include.pattern == "^t.*$"
+    assert cfg.mode == "b" and cfg.output_invalid == "-"
+
+
+def test_json_list_and_bool_value() -> None:
+    cfg = parse_config(Demo, ["--output_path=/x", "--topics", '["a,b", "c"]', "--dry_run=false"])
+    assert cfg.topics == ("a,b", "c") and cfg.dry_run is False
+
+
+def test_properties_then_cli_override(tmp_path: Path) -> None:
+    f1 = tmp_path / "a.properties"
+    f1.write_text("# comment\noutput_path = /from/file\nlimit=3\nunknown_key=1\nkafka.acks=all\n")
+    f2 = tmp_path / "b.properties"
+    f2.write_text("limit: 4\ntopics=x,\\\n  y\n")
+    cfg = parse_config(
+        Demo,
+        ["--config_file", f"{f1},{f2}", "--limit", "7", "--kafka_option", "kafka.linger.ms=50"],
+    )
+    assert cfg.output_path == "/from/file"
+    assert cfg.limit == 7
+    assert cfg.topics == ("x", "y")
+    assert cfg.kafka_option == {"kafka.acks": "all", "kafka.linger.ms": "50"}
+
+
+def test_all_problems_reported_together() -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(Demo, ["--limit", "x", "--mode", "c", "--nope", "1", "--include", "("])
+    msg = str(e.value)
+    for part in (
+        "--limit: expected a whole number, found 'x'",
+        "--mode: expected one of a, b",
+        "--nope: unknown option",
+        "--include: invalid regular expression",
+        "--output_path: required option is missing",
+    ):
+        assert part in msg
+
+
+def test_validate_hook() -> None:
+    with pytest.raises(ConfigError, match="must be positive"):
+        parse_config(Demo, ["--output_path", "/x", "--limit", "0"])
+
+
+def test_help_lists_every_option_with_default() -> None:
+    with pytest.raises(HelpRequested) as h:
+        parse_config(Demo, ["--help"])
+    for name in ("output_path", "since", "limit", "dry_run", "topics", "kafka_option", "mode"):
+        assert f"--{name}" in h.value.text
+    assert "(default: required)" in h.value.text and "(default: false)" in h.value.text
+
+
+def test_effective_config_masks_secrets() -> None:
+    cfg = parse_config(
+        Demo,
+        [
+            "--output_path",
+            "/x",
+            "--password",
+            "hunter2",
+            "--kafka_option",
+            "kafka.sasl.password=pw",
+        ],
+    )
+    shown = effective_config(cfg)
+    assert "hunter2" not in str(shown) and "pw" not in shown["kafka_option"]
+
+
+def test_read_properties_escapes() -> None:
+    props = read_properties("a=1\nb : two words\n! c\nd=x\\ty\ne\n")
+    assert props == {"a": "1", "b": "two words", "d": "x\ty", "e": ""}

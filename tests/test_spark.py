@@ -1,0 +1,22 @@
+"""The session helper: presets give UTC, Hive with the Derby metastore under the work folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from eljobs.spark import session_conf
+
+
+def test_presets_are_copied_not_mutated(work_root: Path) -> None:
+    a = session_conf("test", {"spark.sql.shuffle.partitions": "7"})
+    b = session_conf("test")
+    assert a["spark.sql.shuffle.partitions"] == "7"
+    assert b["spark.sql.shuffle.partitions"] == "2"
+
+
+def test_session_is_utc_with_hive_under_work(spark, work_root: Path) -> None:  # type: ignore[no-untyped-def]
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    spark.sql("CREATE DATABASE IF NOT EXISTS eljobs_smoke")
+    assert "eljobs_smoke" in [d.name for d in spark.catalog.listDatabases()]
+    assert (work_root / "metastore_db").is_dir()
+    assert spark.range(3).count() == 3
