@@ -1,0 +1,16 @@
+"""Refine: raw hourly partitions → evolving Hive tables (spec refine §1, §3).
+
+Modules: :mod:`~eljobs.refine.options` (RefineConfig), :mod:`~eljobs.refine.targets` (discovery),
+:mod:`~eljobs.refine.flags` (done/failed flags), :mod:`~eljobs.refine.reader` (format inference,
+reading), :mod:`~eljobs.refine.schema` (JSON Schema → Spark, schema repositories),
+:mod:`~eljobs.refine.hive` (normalize, merge, conform, DDL, partition write),
+:mod:`~eljobs.refine.transforms` (transform functions), :mod:`~eljobs.refine.runner`,
+:mod:`~eljobs.refine.report`, :mod:`~eljobs.refine.monitor`.
+"""
+
+from __future__ import annotations
+
+from eljobs.refine.context import TransformContext, TransformFn
+from eljobs.refine.options import RefineConfig
+
+__all__ = ["RefineConfig", "TransformContext", "TransformFn"]
