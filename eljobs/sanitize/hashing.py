@@ -1,0 +1,143 @@
+"""HMAC-SHA256 of string columns as native Spark expressions (spec §2.5), and redaction of the
+secrets it puts into query plans.
+
+``HMAC(K, m) = H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m))`` with ``H`` = SHA-256 and a 64-byte block.
+The key is the UTF-8 bytes of the salt *string* (the 64 hex characters themselves), hashed
+first when longer than the block, then zero-padded. With one salt per partition both padded
+keys are constants, computed once on the driver, so the per-row work is two ``sha2`` calls:
+
+    inner = unhex(sha2(concat(K ⊕ ipad, utf8(m)), 256))
+    hmac  = upper(sha2(concat(K ⊕ opad, inner), 256))
+
+The result is the 64 upper-case hex characters the reference writes; NULL stays NULL.
+
+Secrecy: ``K ⊕ ipad`` is a binary literal in the plan and gives the salt back by a XOR, so it is
+as secret as the salt. Plans of sanitized frames are never printed by eljobs, and
+:func:`redact` (used on every error the sanitizer raises) plus a filter on PySpark's query
+context loggers (which log failing plans) replace every known form of a registered salt by
+``*****``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column
+
+BLOCK_SIZE = 64
+REDACTED = "*****"
+
+
+def padded_keys(salt: str) -> tuple[bytes, bytes]:
+    """``(K ⊕ ipad, K ⊕ opad)`` for the salt string (RFC 2104 with SHA-256)."""
+    key = salt.encode("utf-8")
+    if len(key) > BLOCK_SIZE:
+        key = hashlib.sha256(key).digest()
+    key = key.ljust(BLOCK_SIZE, b"\0")
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def hmac_sha256_hex(col: Column, salt: str) -> Column:
+    """The upper-case hex HMAC-SHA256 of the string column ``col`` keyed by ``salt``.
+
+    Column → Column, native expressions only (no Python UDF). NULL in, NULL out.
+    """
+    from pyspark.sql import functions as F
+
+    register_secret(salt)
+    ipad, opad = padded_keys(salt)
+    # A string cast to binary is its UTF-8 bytes (Spark strings are UTF-8 internally).
+    inner = F.unhex(F.sha2(F.concat(F.lit(bytearray(ipad)), col.cast("binary")), 256))
+    return F.upper(F.sha2(F.concat(F.lit(bytearray(opad)), inner), 256))
+
+
+def hmac_sha256_hex_py(salt: str, value: str) -> str:
+    """Reference HMAC in Python (tests, notebooks): the same output as the Spark expression."""
+    import hmac
+
+    return hmac.new(salt.encode("utf-8"), value.encode("utf-8"), hashlib.sha256).hexdigest().upper()
+
+
+# --------------------------------------------------------------------------------------------
+# Redaction
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+
+
+def secret_forms(salt: str) -> list[str]:
+    """Every text form in which a salt or its padded keys can show up in messages and plans."""
+    ipad, opad = padded_keys(salt)
+    forms = {salt}
+    for b in (ipad, opad, salt.encode("utf-8")):
+        forms.add(b.hex())
+        forms.add(b.hex().upper())
+        # Trailing zero padding makes the padded keys end in runs of 36/5C; the distinctive
+        # prefix (the key bytes) is enough to recognize a partial rendering.
+        forms.add(b.hex()[: 2 * min(len(salt), BLOCK_SIZE)].upper())
+        forms.add(b.hex()[: 2 * min(len(salt), BLOCK_SIZE)])
+    return sorted((f for f in forms if len(f) >= 8), key=len, reverse=True)
+
+
+def register_secret(salt: str) -> None:
+    """Remember ``salt`` so that :func:`redact` and the log filter hide it."""
+    global _pattern
+    with _lock:
+        if salt in _secrets:
+            return
+        _secrets.add(salt)
+        forms: list[str] = []
+        for s in _secrets:
+            forms.extend(secret_forms(s))
+        forms.sort(key=len, reverse=True)
+        _pattern = re.compile("|".join(re.escape(f) for f in forms)) if forms else None
+    _install_log_filter()
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered salt form and every long binary literal replaced."""
+    pat = _pattern
+    if pat is not None:
+        text = pat.sub(REDACTED, text)
+    # Binary literals as Spark prints them (0x..., X'...'): never useful in a message here.
+    text = re.sub(r"0x[0-9A-Fa-f]{16,}", "0x" + REDACTED, text)
+    return re.sub(r"X'[0-9A-Fa-f]{16,}'", "X'" + REDACTED + "'", text)
+
+
+class _RedactingFilter(logging.Filter):
+    """Drops secrets from records of the loggers PySpark uses to log failing query plans."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            text = record.getMessage()
+        except Exception:
+            text = str(record.msg)
+        exc = ""
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = str(record.exc_info[1])
+        if redact(text + exc) != text + exc:
+            record.msg = redact(text)
+            record.args = ()
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
+_filter = _RedactingFilter()
+_QUERY_CONTEXT_LOGGERS = ("DataFrameQueryContextLogger", "SQLQueryContextLogger")
+
+
+def _install_log_filter() -> None:
+    # These loggers must be created as PySparkLogger (their callers pass extra keywords).
+    from pyspark.logger import PySparkLogger
+
+    for name in _QUERY_CONTEXT_LOGGERS:
+        lg: Any = PySparkLogger.getLogger(name)
+        if _filter not in lg.filters:
+            lg.addFilter(_filter)

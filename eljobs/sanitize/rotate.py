@@ -1,0 +1,173 @@
+"""Salt rotation (the reference's ``bin/saltrotate -p '3 months' -b '50 days'``, spec §2.6).
+
+Periods are counted from 1970-01-01T00:00Z in steps of ``period``; the salt of the period
+containing ``now`` is created when missing (64 random lower-case hex characters, no newline,
+file mode 0600), named ``<start>_<end>_<deletion>`` with ``deletion = end + retention``; every
+salt file whose deletion time has come (``now >= deletion``) is deleted. Files that are not salt
+files make the rotation fail with a :class:`~eljobs.sanitize.salts.SaltError` naming them, so
+nothing unexpected is deleted.
+
+Durations: ``<N> <unit>`` with unit ``hours``, ``days``, ``weeks``, ``months`` or ``years``
+(singular accepted). Months and years are calendar steps. Works on local directories (and
+``file://``); production copies the directory to HDFS afterwards, as the reference deployment
+does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from dateutil.relativedelta import relativedelta
+
+from eljobs.sanitize import _fs
+from eljobs.sanitize.salts import SaltError, parse_salt_name
+from eljobs.timewindow import to_utc
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SALT_LENGTH = 64
+_DURATION = re.compile(r"^\s*(\d+)\s+(hour|day|week|month|year)s?\s*$", re.IGNORECASE)
+
+
+class DurationError(ValueError):
+    """A ``--period``/``--retention`` value is not ``<N> <unit>``."""
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A whole number of hours, days, weeks, months or years."""
+
+    count: int
+    unit: str
+
+    def delta(self, times: int = 1) -> relativedelta:
+        """This duration times ``times`` as a relativedelta."""
+        return relativedelta(**{f"{self.unit}s": self.count * times})
+
+    def __str__(self) -> str:
+        return f"{self.count} {self.unit}s"
+
+
+def parse_duration(text: str, *, option: str = "duration") -> Duration:
+    """``'3 months'`` → Duration(3, 'month').
+
+    Raises:
+        DurationError: not ``<N> <unit>`` with N ≥ 1 (the message names the option).
+    """
+    m = _DURATION.match(text or "")
+    if not m or int(m.group(1)) < 1:
+        raise DurationError(
+            f"--{option}: expected '<N> <unit>' with N >= 1 and unit hours, days, weeks, months "
+            f"or years (e.g. '3 months'), found {text!r}"
+        )
+    return Duration(int(m.group(1)), m.group(2).lower())
+
+
+def period_bounds(now: datetime, period: Duration) -> tuple[datetime, datetime]:
+    """The period ``[start, end)`` containing ``now``, periods counted from 1970-01-01T00Z."""
+    now = to_utc(now)
+    if now < EPOCH:
+        raise DurationError(f"now {now.isoformat()} is before 1970-01-01")
+    if period.unit in ("month", "year"):
+        months = (now.year - 1970) * 12 + (now.month - 1)
+        step = period.count * (12 if period.unit == "year" else 1)
+        k = months // step
+    else:
+        hours = {"hour": 1, "day": 24, "week": 168}[period.unit] * period.count
+        k = int((now - EPOCH) // timedelta(hours=hours))
+    start = EPOCH + period.delta(k)
+    end = EPOCH + period.delta(k + 1)
+    return start, end
+
+
+def _stamp(dt: datetime) -> str:
+    return to_utc(dt).strftime("%Y%m%d%H")
+
+
+def salt_file_name(start: datetime, end: datetime, deletion: datetime) -> str:
+    """``<start>_<end>_<deletion>`` with yyyyMMddHH UTC timestamps."""
+    return f"{_stamp(start)}_{_stamp(end)}_{_stamp(deletion)}"
+
+
+@dataclass
+class RotationResult:
+    """What a rotation did (file names only; salt values are never reported)."""
+
+    created: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    ok: bool = True
+
+
+def rotate_salts(
+    salts_path: str,
+    *,
+    period: Duration | str,
+    retention: Duration | str,
+    now: datetime,
+    dry_run: bool = False,
+) -> RotationResult:
+    """Create the current period's salt if missing and delete expired salts.
+
+    Args:
+        salts_path: a local directory (plain path or ``file://``); created if missing.
+        period: salt validity, e.g. ``3 months``.
+        retention: how long after its end a salt is kept, e.g. ``50 days``.
+        now: the current time (naive = UTC).
+        dry_run: report what would be done without changing anything.
+
+    Raises:
+        SaltError: the directory holds a file that is not a salt file, or is not local.
+        DurationError: a bad period or retention.
+    """
+    if not _fs.is_local(salts_path):
+        raise SaltError(
+            f"salts rotate works on a local directory, found {salts_path}; rotate locally and "
+            "copy the directory to HDFS (as the reference deployment does)"
+        )
+    period = parse_duration(period, option="period") if isinstance(period, str) else period
+    retention = (
+        parse_duration(retention, option="retention") if isinstance(retention, str) else retention
+    )
+    now = to_utc(now)
+    directory = _fs.local_path(salts_path)
+    if not dry_run:
+        directory.mkdir(parents=True, exist_ok=True)
+    names = sorted(os.listdir(directory)) if directory.is_dir() else []
+    result = RotationResult()
+    start, end = period_bounds(now, period)
+    current_prefix = f"{_stamp(start)}_{_stamp(end)}_"
+    have_current = False
+    for name in names:
+        if name.startswith((".", "_")):
+            continue
+        _start, _end, deletion = parse_salt_name(name)
+        if deletion is not None and now >= deletion:
+            result.deleted.append(name)
+            if not dry_run:
+                (directory / name).unlink()
+            continue
+        result.kept.append(name)
+        if name.startswith(current_prefix):
+            have_current = True
+    if not have_current:
+        name = salt_file_name(start, end, end + retention.delta())
+        if now < end + retention.delta():
+            result.created.append(name)
+            if not dry_run:
+                _write_secret(directory / name, secrets.token_hex(SALT_LENGTH // 2))
+    return result
+
+
+def _write_secret(path: os.PathLike[str], value: str) -> None:
+    # Created 0600 and written without a newline; a partial file is removed on failure.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(value)
+    except BaseException:
+        os.unlink(path)
+        raise
