@@ -1,0 +1,32 @@
+"""``python -m eljobs refine_sanitize_monitor``: RefineMonitor for a RefineSanitize job
+(spec refine-and-sanitize §3).
+
+Loads and validates the allowlist (respecting ``--keep_all_enabled``), derives
+``table_include_regex`` from its keys when not given, then runs the Refine monitor with that
+config: targets that need or failed sanitization are reported; exit 1 when there are any.
+Salts are not loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eljobs.jobs.base import job_main
+from eljobs.jobs.refine_sanitize import RefineSanitizeConfig, prepare
+
+#: The same options as refine_sanitize.
+Config = RefineSanitizeConfig
+
+
+def run(spark: Any, cfg: RefineSanitizeConfig) -> Any:
+    """Report the targets of the sanitize job that need or failed refinement."""
+    from eljobs.refine.monitor import run_monitor
+
+    cfg, _allowlist = prepare(cfg)
+    return run_monitor(spark, cfg, job_name="refine_sanitize_monitor")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry; returns the exit code."""
+    return job_main("refine_sanitize_monitor", RefineSanitizeConfig, run, argv)

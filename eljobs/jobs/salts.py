@@ -1,0 +1,93 @@
+"""``python -m eljobs salts rotate``: create the current period's salt and delete expired ones
+(the reference's ``bin/saltrotate -p '3 months' -b '50 days'``, spec §2.6).
+
+No Spark. Prints (and logs) the names of the files created, kept and deleted; never a salt.
+Production runs it daily at midnight and copies the directory to HDFS wholesale.
+
+Example:
+  python -m eljobs salts rotate --salts_path /srv/salts/event_sanitized \\
+    --period '3 months' --retention '50 days'
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from eljobs.config import option
+from eljobs.jobs.base import job_main
+from eljobs.report import format_table
+from eljobs.sanitize.rotate import (
+    DurationError,
+    RotationResult,
+    parse_duration,
+    rotate_salts,
+)
+from eljobs.timewindow import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Create the salt of the current period (64 random lower-case hex characters, file named
+    <start>_<end>_<deletion> in yyyyMMddHH UTC) and delete salts whose deletion time has come.
+    Periods are counted from 1970-01-01T00Z in steps of --period."""
+
+    action: Literal["rotate"] = option(
+        "rotate", positional=True, help="What to do; only 'rotate' (the first argument)."
+    )
+    salts_path: str = option(help="Local salt directory (created if missing).")
+    period: str = option(
+        "3 months", help="How long one salt is used: '<N> <hours|days|weeks|months|years>'."
+    )
+    retention: str = option(
+        "50 days", help="How long after its end a salt is kept before it is deleted."
+    )
+    now: datetime | None = option(
+        None, help="The current time (ISO-8601, zone-less is UTC); for tests and backfills."
+    )
+    dry_run: bool = option(False, help="Only print what would be created and deleted.")
+
+    def validate(self) -> list[str]:
+        """Every problem of the option set."""
+        problems = []
+        for name in ("period", "retention"):
+            try:
+                parse_duration(getattr(self, name), option=name)
+            except DurationError as e:
+                problems.append(str(e))
+        return problems
+
+
+def run(spark: Any, cfg: Config) -> RotationResult:
+    """Rotate the salts of ``cfg.salts_path``; ``spark`` is unused (may be None)."""
+    del spark
+    now = cfg.now or utcnow()
+    result = rotate_salts(
+        cfg.salts_path,
+        period=cfg.period,
+        retention=cfg.retention,
+        now=now,
+        dry_run=cfg.dry_run,
+    )
+    rows = (
+        [(n, "created") for n in result.created]
+        + [(n, "kept") for n in result.kept]
+        + [(n, "deleted") for n in result.deleted]
+    )
+    title = f"salts rotate {cfg.salts_path} at {now.isoformat()}" + (
+        " (dry run)" if cfg.dry_run else ""
+    )
+    text = format_table(["salt file", "action"], rows, title=title)
+    print(text)
+    log.info("%s", text)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry; returns the exit code."""
+    return job_main("salts", Config, run, argv, needs_spark=False)
