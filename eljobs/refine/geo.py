@@ -1,0 +1,257 @@
+"""MaxMind City lookups for ``geocode_ip``, batched with Arrow and cached per executor process.
+
+Per-row Python is unavoidable here (the MaxMind database is read by the ``maxminddb`` library),
+so it is kept to this one module and made cheap:
+
+* the database reader is opened once per Python worker process and per path (module-level
+  dictionary; Spark reuses its Python workers, ``spark.python.worker.reuse=true``);
+* :func:`geocode_batch` takes one Arrow array of IP strings, dictionary-encodes it so every
+  distinct IP of the batch is looked up once, and looks each up through a per-process LRU cache
+  (:func:`lookup`), then expands the answers back with ``take``;
+* :func:`geocode_struct` wraps :func:`geocode_batch` as a Spark scalar Arrow UDF returning the
+  struct :data:`GEO_STRUCT_TYPE`; the transform turns that struct into the
+  ``geocoded_data`` map with native expressions.
+
+Semantics (the reference's ``GeocodeDatabaseReader``): an IP in a Wikimedia network (trusted
+proxies and Cloud VPS ranges, :data:`WIKIMEDIA_NETWORKS`), a value that is not an IP address, or
+an address missing from the database gets the all-unknown answer (:data:`UNKNOWN_GEO`); names are
+the English ones; missing parts are ``Unknown`` and missing codes ``--``. No DNS lookup is ever
+made (the reference may resolve an unparsable value as a host name).
+
+Database path: :func:`resolve_database_path` (explicit argument, then the options
+``geocode_ip.database`` / ``maxmind.database.city``, then ``$ELJOBS_MAXMIND_CITY_DB``, then the
+GeoLite2 City database shipped by the PyPI package ``maxminddb-geolite2``).
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import os
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from eljobs.errors import EljobsError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column
+
+#: Keys of the ``geocoded_data`` map, in the order of :data:`GEO_STRUCT_TYPE`'s fields.
+GEO_KEYS: tuple[str, ...] = (
+    "continent",
+    "country_code",
+    "country",
+    "subdivision",
+    "subdivision_code",
+    "city",
+    "timezone",
+)
+
+UNKNOWN = "Unknown"
+UNKNOWN_CODE = "--"
+
+#: The answer for internal, unparsable or unknown addresses.
+UNKNOWN_GEO: tuple[str, ...] = (
+    UNKNOWN,
+    UNKNOWN_CODE,
+    UNKNOWN,
+    UNKNOWN,
+    UNKNOWN_CODE,
+    UNKNOWN,
+    UNKNOWN,
+)
+
+#: DDL of the struct the Arrow UDF returns (every field a non-null string for a non-null IP).
+GEO_STRUCT_DDL = ", ".join(f"{k} string" for k in GEO_KEYS)
+
+#: Option keys (TransformContext.options) naming the MaxMind City database, first found wins.
+DATABASE_OPTION_KEYS: tuple[str, ...] = ("geocode_ip.database", "maxmind.database.city")
+
+#: Environment variable naming the MaxMind City database.
+DATABASE_ENV = "ELJOBS_MAXMIND_CITY_DB"
+
+#: Wikimedia networks never geocoded: the reference's trusted proxies (which contain its
+#: Cloud VPS / labs subnets) from ``IpUtil.java``.
+WIKIMEDIA_NETWORKS: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "91.198.174.0/24",
+        "208.80.152.0/22",
+        "2620:0:860::/46",
+        "198.35.26.0/23",
+        "185.15.56.0/22",
+        "2a02:ec80::/32",
+        "10.0.0.0/8",
+    )
+)
+
+#: Distinct IPs remembered per worker process.
+CACHE_SIZE = 200_000
+
+
+class GeocodeDatabaseError(EljobsError, ValueError):
+    """The MaxMind City database cannot be found or opened; the message names path and source."""
+
+
+def default_database_path() -> str:
+    """Path of the GeoLite2 City database shipped by ``maxminddb-geolite2``.
+
+    Raises:
+        GeocodeDatabaseError: the package is not installed.
+    """
+    try:
+        import _maxminddb_geolite2
+    except ImportError as e:
+        raise GeocodeDatabaseError(
+            "expected a MaxMind City database: set the option geocode_ip.database or "
+            f"${DATABASE_ENV}, or install the PyPI package maxminddb-geolite2; found none"
+        ) from e
+    return str(_maxminddb_geolite2.geolite2_database())
+
+
+def resolve_database_path(
+    database: str | None = None, options: Mapping[str, str] | None = None
+) -> str:
+    """The MaxMind City database to use, checked to exist (on the driver).
+
+    Order: ``database``; the first of :data:`DATABASE_OPTION_KEYS` set in ``options``;
+    ``$ELJOBS_MAXMIND_CITY_DB``; :func:`default_database_path`.
+
+    Raises:
+        GeocodeDatabaseError: the chosen path is not a file (the message says where it came from).
+    """
+    source = "argument database"
+    path = database
+    if not path and options:
+        for key in DATABASE_OPTION_KEYS:
+            if options.get(key):
+                path, source = options[key], f"option {key}"
+                break
+    if not path and os.environ.get(DATABASE_ENV):
+        path, source = os.environ[DATABASE_ENV], f"${DATABASE_ENV}"
+    if not path:
+        path, source = default_database_path(), "package maxminddb-geolite2"
+    if path.startswith("file://"):
+        path = path[len("file://") :]
+    if not Path(path).is_file():
+        raise GeocodeDatabaseError(
+            f"expected a MaxMind City database file at {path!r} (from {source}); found no file"
+        )
+    return path
+
+
+_READERS: dict[str, Any] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def _reader(path: str) -> Any:
+    """The process-wide reader of ``path``, opened on first use."""
+    reader = _READERS.get(path)
+    if reader is None:
+        with _READERS_LOCK:
+            reader = _READERS.get(path)
+            if reader is None:
+                import maxminddb
+
+                try:
+                    reader = maxminddb.open_database(path)
+                except (OSError, ValueError) as e:
+                    raise GeocodeDatabaseError(
+                        f"cannot open the MaxMind City database {path!r}: {e}"
+                    ) from e
+                _READERS[path] = reader
+    return reader
+
+
+def parse_ip(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address in ``value`` (surrounding white space ignored), None when it is not one."""
+    try:
+        return ipaddress.ip_address(value.strip())
+    except ValueError:
+        return None
+
+
+def is_wikimedia_ip(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True when ``addr`` is in one of :data:`WIKIMEDIA_NETWORKS`."""
+    return any(addr.version == net.version and addr in net for net in WIKIMEDIA_NETWORKS)
+
+
+def _en_name(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return None
+    names = record.get("names")
+    return names.get("en") if isinstance(names, dict) else None
+
+
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def lookup(ip: str, database: str) -> tuple[str, ...]:
+    """The geocode of one IP string as a tuple in :data:`GEO_KEYS` order (cached per process).
+
+    Never raises for bad input: anything that is not a public address found in the database
+    gets :data:`UNKNOWN_GEO`.
+    """
+    addr = parse_ip(ip)
+    if addr is None or is_wikimedia_ip(addr):
+        return UNKNOWN_GEO
+    try:
+        rec = _reader(database).get(addr)
+    except ValueError:
+        return UNKNOWN_GEO
+    if not isinstance(rec, dict):
+        return UNKNOWN_GEO
+    country = rec.get("country") or {}
+    subdivisions = rec.get("subdivisions") or [{}]
+    first_sub = subdivisions[0] if subdivisions else {}
+    location = rec.get("location") or {}
+    values = (
+        _en_name(rec.get("continent")),
+        country.get("iso_code"),
+        _en_name(country),
+        _en_name(first_sub),
+        first_sub.get("iso_code") if isinstance(first_sub, dict) else None,
+        _en_name(rec.get("city")),
+        location.get("time_zone"),
+    )
+    return tuple(
+        v if isinstance(v, str) and v else default
+        for v, default in zip(values, UNKNOWN_GEO, strict=True)
+    )
+
+
+def geocode_batch(ips: pa.Array | pa.ChunkedArray, database: str) -> pa.StructArray:
+    """Geocode an Arrow array of IP strings into a struct array (:data:`GEO_KEYS` fields).
+
+    Each distinct IP of the batch is looked up once; NULL IPs give NULL structs.
+    """
+    if isinstance(ips, pa.ChunkedArray):
+        ips = ips.combine_chunks()
+    if not pa.types.is_string(ips.type) and not pa.types.is_large_string(ips.type):
+        ips = ips.cast(pa.string())
+    encoded = pc.dictionary_encode(ips)
+    distinct = encoded.dictionary.to_pylist()
+    answers = [lookup(ip, database) for ip in distinct]
+    indices = encoded.indices
+    columns = [
+        pc.take(pa.array([a[i] for a in answers], type=pa.string()), indices)
+        for i in range(len(GEO_KEYS))
+    ]
+    return pa.StructArray.from_arrays(columns, names=list(GEO_KEYS), mask=ips.is_null())
+
+
+def geocode_struct(ip: Column, database: str) -> Column:
+    """A struct column (:data:`GEO_STRUCT_DDL`) geocoding the string column ``ip``.
+
+    Runs :func:`geocode_batch` in the Python workers as a scalar Arrow UDF; ``database`` must
+    be a path readable on every executor.
+    """
+    from pyspark.sql import functions as F
+
+    def geocode(ips: pa.Array) -> pa.Array:
+        return geocode_batch(ips, database)
+
+    return F.arrow_udf(geocode, GEO_STRUCT_DDL)(ip)  # type: ignore[call-overload]
