@@ -19,6 +19,11 @@
 #                            is used as the Maven coordinates. Default: `conf` for the Kafka
 #                            jobs (backfill, extract) on YARN, `none` locally.
 #   ELJOBS_SPARK_ARGS        extra spark-submit arguments, word-split (e.g. "--num-executors 8")
+#   ELJOBS_FILES             extra files for --files on YARN, comma separated (e.g. hive-site.xml)
+#   ELJOBS_SPARK_PROFILE     eljobs.spark preset of the driver: local (default with a local
+#                            master: embedded metastore in ./work) or cluster (default on YARN;
+#                            use it with a local master on a launcher host to reach the site's
+#                            metastore, as the monitors do)
 #   ELJOBS_WORK              local work folder (default ./work): warehouse, metastore, reports
 
 set -euo pipefail
@@ -113,7 +118,7 @@ eljobs_submit() {
     local work="${ELJOBS_WORK:-$PWD/work}"
     props="${ELJOBS_SPARK_PROPERTIES:-$ELJOBS_ROOT/conf/spark-local.conf}"
     [ -n "$pkgs" ] || pkgs=none
-    cmd+=("ELJOBS_SPARK_PROFILE=local" "PYSPARK_PYTHON=$py"
+    cmd+=("ELJOBS_SPARK_PROFILE=${ELJOBS_SPARK_PROFILE:-local}" "PYSPARK_PYTHON=$py"
       "PYTHONPATH=$ELJOBS_ROOT${PYTHONPATH:+:$PYTHONPATH}")
     cmd+=("$submit" --master "$master" --deploy-mode client --name "eljobs-$job")
     cmd+=(--properties-file "$props")
@@ -132,7 +137,7 @@ eljobs_submit() {
       driver_log4j=log4j2.properties
     fi
     # PYSPARK_DRIVER_PYTHON also lets the venv's spark-submit find its Spark home.
-    cmd+=("ELJOBS_SPARK_PROFILE=cluster" "PYSPARK_DRIVER_PYTHON=$py"
+    cmd+=("ELJOBS_SPARK_PROFILE=${ELJOBS_SPARK_PROFILE:-cluster}" "PYSPARK_DRIVER_PYTHON=$py"
       "PYTHONPATH=$ELJOBS_ROOT${PYTHONPATH:+:$PYTHONPATH}")
     cmd+=("$submit" --master "$master" --deploy-mode "$deploy" --name "eljobs-$job")
     cmd+=(--properties-file "$props")
@@ -143,6 +148,7 @@ eljobs_submit() {
       "-Duser.timezone=UTC -Dlog4j2.configurationFile=$driver_log4j")
     local shipped="$log4j"
     for f in ${files[@]+"${files[@]}"}; do shipped="$shipped,$f"; done
+    if [ -n "${ELJOBS_FILES:-}" ]; then shipped="$shipped,$ELJOBS_FILES"; fi
     cmd+=(--files "$shipped")
   fi
   if [ "$pkgs" = conf ]; then

@@ -149,6 +149,7 @@ def test_yarn_cluster_command_ships_config_files_by_basename() -> None:
         ELJOBS_MASTER="yarn",
         ELJOBS_DEPLOY_MODE="cluster",
         ELJOBS_ENV_ARCHIVE="hdfs:///user/me/eljobs-env.tar.gz",
+        ELJOBS_FILES="/etc/hive/conf/hive-site.xml",
     )
     assert flag(argv, "--deploy-mode") == "cluster"
     assert flag(argv, "--archives") == "hdfs:///user/me/eljobs-env.tar.gz#env"
@@ -161,6 +162,7 @@ def test_yarn_cluster_command_ships_config_files_by_basename() -> None:
         str(CONF / "log4j2.properties"),
         "conf/a.properties",
         "conf/b.properties",
+        "/etc/hive/conf/hive-site.xml",
     ]
     # In a YARN container the shipped files sit in the working directory.
     assert job_args(argv) == [
@@ -169,6 +171,12 @@ def test_yarn_cluster_command_ships_config_files_by_basename() -> None:
         "a.properties,b.properties",
         "--dry_run",
     ]
+
+
+def test_profile_override_for_a_local_master_on_a_launcher_host() -> None:
+    argv = printed("refine_monitor", ELJOBS_SPARK_PROFILE="cluster")
+    assert "ELJOBS_SPARK_PROFILE=cluster" in argv
+    assert flag(argv, "--master") == "local[*]"
 
 
 def test_kafka_packages_choices() -> None:
