@@ -8,14 +8,24 @@ passes its sanitizer as ``extra_transforms`` (applied after ``transform_function
 from __future__ import annotations
 
 import importlib
+import logging
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from eljobs.refine.context import TransformFn
+from eljobs.config import effective_config
+from eljobs.refine.context import TransformContext, TransformFn, apply_transforms
+from eljobs.refine.flags import DONE_FLAG, FAILED_FLAG, should_refine
+from eljobs.refine.targets import HadoopFs, RefineTarget, discover_targets
+from eljobs.report import RunReport, default_report_path, format_table
 
 if TYPE_CHECKING:
     from eljobs.refine.options import RefineConfig
+    from eljobs.refine.schema import SchemaLoader
+
+log = logging.getLogger(__name__)
 
 
 class TransformLookupError(ValueError):
@@ -114,6 +124,156 @@ def _import_attr(module_name: str, attr: str) -> TransformFn | None:
     return fn if callable(fn) else None
 
 
+def select_targets(
+    fs: HadoopFs, targets: Sequence[RefineTarget], cfg: RefineConfig
+) -> list[RefineTarget]:
+    """Targets whose flags say they need refining (§1.5), then the first ``limit``."""
+    keep = [
+        t
+        for t in targets
+        if should_refine(
+            t.flag_state(fs),
+            t.input_mtime,
+            ignore_failure_flag=cfg.ignore_failure_flag,
+            ignore_done_flag=cfg.ignore_done_flag,
+        )
+    ]
+    return keep[: cfg.limit] if cfg.limit is not None else keep
+
+
+def group_by_table(targets: Sequence[RefineTarget]) -> dict[str, list[RefineTarget]]:
+    """Targets per fully qualified table, tables and targets in discovery order."""
+    groups: dict[str, list[RefineTarget]] = {}
+    for t in targets:
+        groups.setdefault(t.qualified_table, []).append(t)
+    return groups
+
+
+def short_error(e: BaseException) -> str:
+    """An exception as one readable message (a Java stack trace reduced to its message)."""
+    java = getattr(e, "java_exception", None)
+    if java is not None:
+        try:
+            return str(java.toString())
+        except Exception:  # the JVM may be gone
+            pass
+    text = str(e) or type(e).__name__
+    first = text.split("\n\tat ", 1)[0]
+    return f"{type(e).__name__}: {first}" if not first.startswith(type(e).__name__) else first
+
+
+def _conf_options(spark: Any) -> dict[str, str]:
+    try:
+        return {str(k): str(v) for k, v in spark.conf.getAll.items()}
+    except Exception:
+        return {str(k): str(v) for k, v in spark.sparkContext.getConf().getAll()}
+
+
+class _Refiner:
+    """Refines targets of one run; shared by the table threads (read-only state)."""
+
+    def __init__(
+        self,
+        spark: Any,
+        cfg: RefineConfig,
+        transforms: Sequence[TransformFn],
+        loader: SchemaLoader | None,
+    ) -> None:
+        self.spark = spark
+        self.cfg = cfg
+        self.fs = HadoopFs(spark)
+        self.transforms = list(transforms)
+        self.loader = loader
+        self.options = _conf_options(spark)
+
+    def refine_table(self, targets: Sequence[RefineTarget]) -> list[TargetResult]:
+        """Refine one table's targets serially, in order."""
+        return [self.refine_one(t) for t in targets]
+
+    def refine_one(self, target: RefineTarget) -> TargetResult:
+        """Refine one target; any failure is caught, flagged and reported (§1.7)."""
+        from eljobs.refine.hive import (
+            add_partition_columns,
+            conform_to_table,
+            create_or_evolve_table,
+            normalize_and_widen,
+            table_exists,
+            table_schema,
+            write_partition,
+        )
+        from eljobs.refine.reader import read_target
+
+        t0 = time.monotonic()
+        res = TargetResult(
+            target=str(target),
+            table=target.qualified_table,
+            partition_path=target.partition_path,
+            status="failed",
+        )
+        read = None
+        try:
+            existing = (
+                table_schema(self.spark, target.database, target.table)
+                if table_exists(self.spark, target.database, target.table)
+                else None
+            )
+            read = read_target(
+                self.spark,
+                self.fs,
+                target,
+                loader=self.loader,
+                table_schema=existing,
+                merge_with_hive=self.cfg.merge_with_hive_schema_before_read,
+                reader_options=self.cfg.dataframereader_options,
+                corrupt_threshold=self.cfg.corrupt_record_failure_threshold,
+            )
+            res.read, res.corrupt = read.read, read.corrupt
+            input_partitions = read.df.rdd.getNumPartitions() if read.df.columns else 1
+            df = add_partition_columns(read.df, target.partition)
+            context = TransformContext(
+                database=target.database,
+                table=target.table,
+                partition=target.values,
+                table_schema=existing,
+                options=self.options,
+            )
+            df = apply_transforms(df, self.transforms, context=context)
+            df = normalize_and_widen(df)
+            schema, ddl = create_or_evolve_table(self.spark, target, df.schema)
+            for stmt in ddl:
+                log.info("%s: %s", target.quoted_table, stmt)
+            df = conform_to_table(df, schema)
+            # Back to the input's partition count without a shuffle (a transform such as
+            # deduplicate leaves spark.sql.shuffle.partitions partitions).
+            if df.rdd.getNumPartitions() > max(input_partitions, 1):
+                df = df.coalesce(max(input_partitions, 1))
+            write_partition(self.spark, df, target, codec=self.cfg.compression_codec)
+            target.write_flag(self.fs, DONE_FLAG)
+            res.written = int(self.spark.read.parquet(target.partition_path).count())
+            res.status = "refined"
+        except Exception as e:
+            res.error = f"Failed refinement of {target}. Original exception: {short_error(e)}"
+            log.error(res.error)
+            try:
+                target.write_flag(self.fs, FAILED_FLAG)
+            except Exception as flag_error:
+                log.error("cannot write %s for %s: %s", FAILED_FLAG, target, flag_error)
+        finally:
+            if read is not None:
+                read.release()
+            res.seconds = round(time.monotonic() - t0, 3)
+        log.info(
+            "%s %s: read %s, corrupt %s, written %s in %.1fs",
+            res.status,
+            target,
+            res.read,
+            res.corrupt,
+            res.written,
+            res.seconds,
+        )
+        return res
+
+
 def run_refine(
     spark: Any,
     cfg: RefineConfig,
@@ -127,9 +287,103 @@ def run_refine(
         spark: the session (Hive support on).
         cfg: the validated config.
         extra_transforms: applied after ``cfg.transform_functions`` (RefineSanitize's sanitizer).
-        job_name: names the run report and the email subject.
+        job_name: names the run report, the rerun command and the email subject.
 
     Returns:
         A :class:`RefineResult`, ``ok`` iff no target failed.
     """
-    raise NotImplementedError("run_refine is being built (interface commit)")
+    from eljobs.refine.report import Failure, failure_report
+    from eljobs.refine.schema import make_loader
+
+    transforms = [*resolve_transforms(cfg.transform_functions), *extra_transforms]
+    loader = (
+        None
+        if cfg.input_database
+        else make_loader(
+            cfg.schema_base_uris,
+            schema_field=cfg.schema_field,
+            eventlogging_schemas_path=cfg.eventlogging_schemas_path,
+        )
+    )
+    fs = HadoopFs(spark)
+    report = RunReport(job=job_name, config=effective_config(cfg))
+    discovered = discover_targets(spark, cfg)
+    targets = select_targets(fs, discovered, cfg)
+    source = cfg.input_path or f"database {cfg.input_database}"
+    log.info("%d targets found in %s, %d need refinement", len(discovered), source, len(targets))
+    result = RefineResult(ok=True)
+    if cfg.dry_run:
+        for t in targets:
+            print(f"{t.input_path} -> {t.partition_path}")
+            result.targets.append(
+                TargetResult(str(t), t.qualified_table, t.partition_path, "dry_run")
+            )
+    elif targets:
+        spark.conf.set("spark.sql.parquet.compression.codec", cfg.compression_codec)
+        refiner = _Refiner(spark, cfg, transforms, loader)
+        groups = list(group_by_table(targets).values())
+        with ThreadPoolExecutor(max_workers=max(1, min(cfg.parallelism, len(groups)))) as pool:
+            for table_results in pool.map(refiner.refine_table, groups):
+                result.targets.extend(table_results)
+    else:
+        log.info("No targets need refinement in %s", source)
+
+    failed = [r for r in result.targets if r.status == "failed"]
+    result.ok = not failed
+    if result.targets:
+        print(
+            format_table(
+                ["table", "partition", "status", "read", "corrupt", "written", "seconds"],
+                [
+                    [r.table, _rel(r), r.status, r.read, r.corrupt, r.written, r.seconds]
+                    for r in result.targets
+                ],
+                title=f"{job_name}: {len(result.targets)} targets, {len(failed)} failed",
+            )
+        )
+    report.rows = [asdict(r) for r in result.targets]
+    if failed:
+        by_str = {str(t): t for t in targets}
+        failures = [Failure(by_str[r.target], r.error or "") for r in failed]
+        totals: dict[str, int] = {}
+        for t in targets:
+            totals[t.qualified_table] = totals.get(t.qualified_table, 0) + 1
+        text = failure_report(
+            job_name,
+            cfg,
+            failures,
+            totals,
+            application_id=spark.sparkContext.applicationId,
+        )
+        result.failure_report = text
+        log.error("%s", text)
+        report.failures = [{"target": r.target, "error": r.error} for r in failed]
+        report.extra["failure_report"] = text
+        if cfg.should_email_report and not cfg.dry_run:
+            _email(spark, cfg, f"Refine failures for job {spark.sparkContext.appName}", text)
+    report.finish(result.ok)
+    path = report.write(cfg.report_path or default_report_path(job_name))
+    result.report_path = str(path)
+    print(f"{job_name} run report: {path}")
+    return result
+
+
+def _rel(r: TargetResult) -> str:
+    """The partition path relative to the table directory (``year=2024/month=1/...``)."""
+    segs = r.partition_path.rstrip("/").split("/")
+    return "/".join(s for s in segs if "=" in s)
+
+
+def _email(spark: Any, cfg: RefineConfig, subject: str, body: str) -> None:
+    from eljobs.io.email import send_email
+
+    try:
+        send_email(
+            smtp_uri=cfg.smtp_uri,
+            from_email=cfg.from_email,
+            to_emails=cfg.to_emails,
+            subject=subject,
+            body=body,
+        )
+    except Exception as e:  # the report is also in the log and the run report
+        log.error("could not email the report: %s", e)

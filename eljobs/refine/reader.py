@@ -1,0 +1,249 @@
+"""Reading a Refine target's input (spec refine §1.6): format inference, the read schema,
+reader options, and the corrupt-record threshold.
+
+Runs on the driver (listing, first line, schema loading) and builds a lazily evaluated frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from eljobs.errors import InputError
+from eljobs.refine.hive import merge_schemas
+from eljobs.refine.schema import (
+    SchemaLoader,
+    SchemaLoadError,
+    make_nullable,
+    parse_first_event,
+)
+
+if TYPE_CHECKING:
+    from eljobs.refine.targets import HadoopFs, RefineTarget
+
+log = logging.getLogger(__name__)
+
+_PREFIX_BYTES = 64 * 1024
+
+
+class CorruptRecordsError(InputError):
+    """A target has at least ``corrupt_record_failure_threshold`` corrupt records."""
+
+
+def data_files(fs: HadoopFs, path: str) -> list[str]:
+    """Data files of an input directory in name order: names starting with ``_`` (markers)
+    or ``.`` (Hadoop hidden files such as checksums) and zero-length files are skipped."""
+    return [
+        e.path
+        for e in sorted(fs.list(path), key=lambda e: e.name)
+        if not e.is_dir and e.size > 0 and not e.name.startswith(("_", "."))
+    ]
+
+
+def format_from_magic(head: bytes) -> str:
+    """``PAR`` → parquet, ``SEQ`` → sequence_json, ``{``/``[`` → json, else text."""
+    if head[:3] == b"PAR":
+        return "parquet"
+    if head[:3] == b"SEQ":
+        return "sequence_json"
+    if head[:1] in (b"{", b"["):
+        return "json"
+    return "text"
+
+
+def infer_format(fs: HadoopFs, path: str) -> str:
+    """The input format of a directory from its first data file (``empty`` when none);
+    ``.gz``/``.gzip`` files are decompressed first."""
+    files = data_files(fs, path)
+    if not files:
+        return "empty"
+    return format_from_magic(fs.open_text_prefix(files[0], 16))
+
+
+@dataclass
+class ReadResult:
+    """A target's input frame (corrupt rows removed) and its account."""
+
+    df: DataFrame
+    input_format: str
+    read: int
+    corrupt: int
+    cached: DataFrame | None = None
+
+    def release(self) -> None:
+        """Drop the cached input, if any."""
+        if self.cached is not None:
+            self.cached.unpersist()
+
+
+def _first_line(spark: Any, fs: HadoopFs, path: str, fmt: str) -> str | None:
+    if fmt == "sequence_json":
+        values = spark.sparkContext.sequenceFile(path).values().take(1)
+        if not values:
+            return None
+        v = values[0]
+        return v.decode("utf-8") if isinstance(v, bytes | bytearray) else str(v)
+    for f in data_files(fs, path):
+        head = fs.open_text_prefix(f, _PREFIX_BYTES).decode("utf-8", "replace")
+        for line in head.splitlines():
+            if line.strip():
+                return line
+    return None
+
+
+def read_schema(
+    spark: Any,
+    fs: HadoopFs,
+    target: RefineTarget,
+    fmt: str,
+    *,
+    loader: SchemaLoader | None,
+    table_schema: StructType | None,
+    merge_with_hive: bool,
+) -> StructType | None:
+    """The explicit read schema of a target, or None to let Spark infer it.
+
+    Raises:
+        SchemaLoadError: schema repositories are used with a format other than json /
+            sequence_json, or the first event's schema cannot be loaded.
+    """
+    schema: StructType | None
+    if target.input_table:
+        schema = spark.table(target.input_table).schema
+    elif loader is None or fmt == "empty":
+        schema = None
+    else:
+        if fmt not in ("json", "sequence_json"):
+            raise SchemaLoadError(
+                f"schema_base_uris needs json or sequence_json input, found {fmt} in "
+                f"{target.input_path}"
+            )
+        line = _first_line(spark, fs, target.input_path, fmt)
+        schema = (
+            None
+            if line is None
+            else loader.schema_for_event(parse_first_event(line, target.input_path))
+        )
+    if schema is not None and merge_with_hive and table_schema is not None:
+        schema = merge_keep_casing(table_schema, schema)
+    return schema
+
+
+def merge_keep_casing(hive: StructType, loaded: StructType) -> StructType:
+    """Hive schema merged with a loaded schema (Hive fields first), top-level names spelled as
+    in the loaded schema so JSON keys (``webHost``) still match."""
+    merged = merge_schemas(hive, loaded).schema
+    spelled = {f.name.lower(): f.name for f in loaded.fields}
+    return StructType(
+        [StructField(spelled.get(f.name.lower(), f.name), f.dataType, True) for f in merged]
+    )
+
+
+def read_target(
+    spark: Any,
+    fs: HadoopFs,
+    target: RefineTarget,
+    *,
+    loader: SchemaLoader | None = None,
+    table_schema: StructType | None = None,
+    merge_with_hive: bool = False,
+    reader_options: Mapping[str, str] | None = None,
+    corrupt_threshold: int = 1,
+) -> ReadResult:
+    """Read a target's input and apply the corrupt-record rule.
+
+    Raises:
+        CorruptRecordsError: corrupt records reach the threshold (> 0).
+        SchemaLoadError: see :func:`read_schema`.
+    """
+    fmt = target.input_format or infer_format(fs, target.input_path)
+    schema = read_schema(
+        spark,
+        fs,
+        target,
+        fmt,
+        loader=loader,
+        table_schema=table_schema,
+        merge_with_hive=merge_with_hive,
+    )
+    corrupt_col = spark.conf.get("spark.sql.columnNameOfCorruptRecord", "_corrupt_record")
+    opts = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": corrupt_col}
+    opts.update(reader_options or {})
+    corrupt_col = opts.get("columnNameOfCorruptRecord", corrupt_col)
+    permissive = opts.get("mode", "").upper() == "PERMISSIVE"
+
+    if fmt in ("json", "sequence_json", "text") and schema is not None:
+        schema = make_nullable(schema)  # type: ignore[assignment]
+    if (
+        permissive
+        and schema is not None
+        and fmt in ("json", "sequence_json")
+        and corrupt_col not in schema.fieldNames()
+    ):
+        schema = StructType([*schema.fields, StructField(corrupt_col, StringType(), True)])
+
+    reader = spark.read.options(**opts)
+    if schema is not None and fmt != "text":
+        reader = reader.schema(schema)
+    path = target.input_path
+    if fmt == "json":
+        df = reader.json(path)
+    elif fmt == "sequence_json":
+        rdd = spark.sparkContext.sequenceFile(path).values()
+        lines = rdd.map(lambda v: v.decode("utf-8") if isinstance(v, bytes | bytearray) else v)
+        df = reader.json(lines)
+    elif fmt == "text":
+        df = spark.read.options(**(reader_options or {})).text(path)
+    elif fmt == "parquet":
+        df = reader.parquet(path)
+    elif fmt == "empty":
+        df = spark.createDataFrame([], schema or StructType([]))
+        return ReadResult(df=df, input_format=fmt, read=0, corrupt=0)
+    else:
+        raise InputError(f"unsupported input_format {fmt!r} for {path}")
+
+    if fmt == "parquet":
+        return ReadResult(df=df, input_format=fmt, read=df.count(), corrupt=0)
+
+    # The input is parsed once and cached: the counts and the write both use it, and Spark
+    # refuses queries over raw JSON that only reference the corrupt-record column.
+    cached = df.persist(StorageLevel.MEMORY_AND_DISK)
+    if permissive and corrupt_col in cached.columns:
+        row = cached.agg(
+            F.count(F.lit(1)).alias("n"),
+            F.count(F.col(corrupt_col)).alias("bad"),
+            F.first(F.col(corrupt_col), ignorenulls=True).alias("first"),
+        ).collect()[0]
+        total, bad, first = int(row["n"]), int(row["bad"]), row["first"]
+        if bad:
+            pct = 100.0 * bad / total if total else 0.0
+            msg = (
+                f"Encountered {bad} corrupt records out of {total} total input records "
+                f"({pct:.2f}%) when reading {target} input data, which is greater than "
+                f"corruptRecordFailureThreshold {corrupt_threshold}. First corrupt record: "
+                f"{first}"
+            )
+            if 0 < corrupt_threshold <= bad:
+                cached.unpersist()
+                raise CorruptRecordsError(msg)
+            log.warning(
+                "Encountered %d corrupt records out of %d total input records (%.2f%%) when "
+                "reading %s input data (corruptRecordFailureThreshold %d); dropping them. "
+                "First corrupt record: %s",
+                bad,
+                total,
+                pct,
+                target,
+                corrupt_threshold,
+                first,
+            )
+        clean = cached.where(F.col(corrupt_col).isNull()).drop(corrupt_col)
+        return ReadResult(df=clean, input_format=fmt, read=total, corrupt=bad, cached=cached)
+    return ReadResult(df=cached, input_format=fmt, read=cached.count(), corrupt=0, cached=cached)

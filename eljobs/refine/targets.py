@@ -1,0 +1,472 @@
+"""Refine targets: discovery in FS and DB mode, partition paths and specs (spec refine §1.3, §1.4).
+
+A :class:`RefineTarget` is one input directory → one output Hive partition. The pure helpers
+(:func:`candidate_paths`, :func:`match_candidate`, :func:`table_passes`, :func:`partition_path`,
+:func:`partition_spec`, :func:`partition_hour`) are tested without Spark; :class:`HadoopFs` is the
+thin file system layer (Hadoop ``FileSystem`` through the JVM, so ``hdfs://``, ``file://`` and
+plain paths all work) used by discovery, flags and reading. It runs on the driver.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from eljobs.naming import normalize_name
+from eljobs.refine.flags import DONE_FLAG, FAILED_FLAG, FlagState, decode_flag, encode_flag
+from eljobs.timewindow import compile_joda, floor_hour, hours_in_window
+
+if TYPE_CHECKING:
+    from eljobs.refine.options import RefineConfig
+
+log = logging.getLogger(__name__)
+
+Partition = tuple[tuple[str, str], ...]
+
+_DIGITS = re.compile(r"^\d+$")
+
+
+class TargetDiscoveryError(ValueError):
+    """The search window or the input cannot give targets (e.g. since equal to until)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Pure helpers
+
+
+def strip_zeros(value: str) -> str:
+    """``"03"`` → ``"3"``, ``"00"`` → ``"0"``; non-numeric values unchanged."""
+    return str(int(value)) if _DIGITS.match(value) else value
+
+
+def partition_path(partition: Partition) -> str:
+    """Relative partition path ``k=v/...``; numeric values lose leading zeros."""
+    return "/".join(f"{k}={strip_zeros(v)}" for k, v in partition)
+
+
+def partition_spec(partition: Partition) -> str:
+    """SQL partition spec ``datacenter="eqiad",year=2021,...`` (numbers bare, others quoted)."""
+    parts = []
+    for k, v in partition:
+        if _DIGITS.match(v):
+            parts.append(f"`{k}`={int(v)}")
+        else:
+            escaped = v.replace("\\", "\\\\").replace('"', '\\"')
+            parts.append(f'`{k}`="{escaped}"')
+    return ",".join(parts)
+
+
+def display_spec(partition: Partition) -> str:
+    """The spec as the Scala job prints it (no back-quotes): ``datacenter="eqiad",year=2021``."""
+    return ",".join(f"{k}={int(v)}" if _DIGITS.match(v) else f'{k}="{v}"' for k, v in partition)
+
+
+def partition_values(partition: Partition) -> dict[str, str | int]:
+    """Ordered partition mapping with numeric values as ints (for :class:`TransformContext`)."""
+    return {k: (int(v) if _DIGITS.match(v) else v) for k, v in partition}
+
+
+def partition_hour(partition: Partition) -> datetime | None:
+    """The UTC time a partition stands for, from ``year``/``month``/``day``/``hour`` when the
+    keys form a valid hierarchy (``hour`` needs ``day``, ``month`` and ``year``...); else None."""
+    values = {k: v for k, v in partition}
+    keys = ("year", "month", "day", "hour")
+    parts: list[int] = []
+    for k in keys:
+        if k not in values:
+            break
+        if not _DIGITS.match(values[k]):
+            return None
+        parts.append(int(values[k]))
+    if not parts or any(k in values for k in keys[len(parts) :]):
+        return None
+    y, mo, d, h = parts + [1, 1, 0][len(parts) - 1 :]
+    try:
+        return datetime(y, mo, d, h, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def parse_hive_partition_path(path: str) -> Partition:
+    """``year=2024/month=1/...`` (trailing segments of a path) → ordered pairs; segments
+    without ``=`` are ignored."""
+    out = []
+    for seg in path.strip("/").split("/"):
+        if "=" in seg:
+            k, _, v = seg.partition("=")
+            out.append((k, v))
+    return tuple(out)
+
+
+def candidate_paths(
+    dataset_dirs: Iterable[str], hours: Sequence[datetime], datetime_format: str
+) -> list[str]:
+    """``<dataset_dir>/<format(hour)>`` for every dataset and hour, duplicates removed, in
+    order (a daily format gives one candidate per day)."""
+    fmt = compile_joda(datetime_format)
+    seen: dict[str, None] = {}
+    for d in dataset_dirs:
+        base = d.rstrip("/")
+        for h in hours:
+            seen.setdefault(f"{base}/{fmt(h)}", None)
+    return list(seen)
+
+
+def match_candidate(
+    path: str, regex: re.Pattern[str], groups: Sequence[str]
+) -> tuple[str, Partition] | None:
+    """Search ``regex`` in ``path``; return (normalized table, partition pairs) or None.
+
+    Partition pairs are the captured groups other than ``table``, in capture-list order, with
+    the values as captured (``"03"``).
+    """
+    m = regex.search(path)
+    if m is None:
+        return None
+    values = m.groups()
+    table = ""
+    pairs: list[tuple[str, str]] = []
+    for name, value in zip(groups, values, strict=False):
+        if name == "table":
+            table = normalize_name(value or "")
+        else:
+            pairs.append((name, value or ""))
+    return table, tuple(pairs)
+
+
+def table_passes(
+    name: str, include: re.Pattern[str] | None, exclude: re.Pattern[str] | None
+) -> bool:
+    """Full-match include/exclude on a normalized table name (exclude wins; None passes)."""
+    if exclude is not None and exclude.fullmatch(name):
+        return False
+    return include is None or include.fullmatch(name) is not None
+
+
+# --------------------------------------------------------------------------------------------
+# File system
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """One entry of a directory listing."""
+
+    path: str
+    name: str
+    is_dir: bool
+    size: int
+    mtime: int
+
+
+class HadoopFs:
+    """Hadoop ``FileSystem`` calls through the session's JVM (driver only)."""
+
+    def __init__(self, spark: Any) -> None:
+        self._jvm = spark._jvm
+        self._conf = spark._jsc.hadoopConfiguration()
+
+    def _p(self, path: str) -> Any:
+        return self._jvm.org.apache.hadoop.fs.Path(path)
+
+    def _fs(self, jpath: Any) -> Any:
+        return jpath.getFileSystem(self._conf)
+
+    def qualify(self, path: str) -> str:
+        """The fully qualified form (scheme and authority) of ``path``."""
+        p = self._p(path)
+        return str(self._fs(p).makeQualified(p).toString())
+
+    def exists(self, path: str) -> bool:
+        """Whether ``path`` exists."""
+        p = self._p(path)
+        return bool(self._fs(p).exists(p))
+
+    def mtime(self, path: str) -> int | None:
+        """Modification time in epoch ms, None when the path does not exist."""
+        p = self._p(path)
+        fs = self._fs(p)
+        if not fs.exists(p):
+            return None
+        return int(fs.getFileStatus(p).getModificationTime())
+
+    def list(self, path: str) -> list[FileInfo]:
+        """Entries of directory ``path`` in listing order (empty when missing)."""
+        p = self._p(path)
+        fs = self._fs(p)
+        if not fs.exists(p):
+            return []
+        out = []
+        for st in fs.listStatus(p):
+            jp = st.getPath()
+            out.append(
+                FileInfo(
+                    path=str(jp.toString()),
+                    name=str(jp.getName()),
+                    is_dir=bool(st.isDirectory()),
+                    size=int(st.getLen()),
+                    mtime=int(st.getModificationTime()),
+                )
+            )
+        return out
+
+    def read_bytes(self, path: str, limit: int | None = None) -> bytes:
+        """The bytes of a file (at most ``limit``)."""
+        p = self._p(path)
+        stream = self._fs(p).open(p)
+        try:
+            if limit is None:
+                data = self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
+            else:
+                data = self._jvm.org.apache.commons.io.IOUtils.toByteArray(
+                    self._jvm.org.apache.commons.io.input.BoundedInputStream(stream, limit)
+                )
+            return bytes(data)
+        finally:
+            stream.close()
+
+    def open_text_prefix(self, path: str, limit: int) -> bytes:
+        """Up to ``limit`` bytes of a file, gunzipped when its name ends in .gz/.gzip."""
+        raw = self.read_bytes(path, limit=None if path.endswith((".gz", ".gzip")) else limit)
+        if path.endswith((".gz", ".gzip")):
+            import gzip
+            import zlib
+
+            try:
+                return gzip.decompress(raw)[:limit]
+            except (OSError, EOFError, zlib.error):
+                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                return d.decompress(raw, limit)
+        return raw
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Create or overwrite a file with ``data`` (parent directories created)."""
+        p = self._p(path)
+        out = self._fs(p).create(p, True)
+        try:
+            out.write(bytearray(data))
+        finally:
+            out.close()
+
+    def mkdirs(self, path: str) -> None:
+        """Create a directory and its parents."""
+        p = self._p(path)
+        self._fs(p).mkdirs(p)
+
+    def delete(self, path: str, *, recursive: bool = False) -> None:
+        """Delete a path if it exists."""
+        p = self._p(path)
+        fs = self._fs(p)
+        if fs.exists(p):
+            fs.delete(p, recursive)
+
+
+# --------------------------------------------------------------------------------------------
+# Targets
+
+
+@dataclass(frozen=True)
+class RefineTarget:
+    """One input directory → one output Hive partition.
+
+    Attributes:
+        input_path: the fully qualified input directory.
+        database: output Hive database.
+        table: normalized output table name.
+        table_location: ``<output_path>/<table>``.
+        partition: ordered (key, value-as-captured) pairs.
+        input_mtime: the input directory's modification time (epoch ms) at discovery.
+        input_format: forced input format, or None (inferred at read time).
+        input_table: DB mode: the input table ``db.table``; None in FS mode.
+    """
+
+    input_path: str
+    database: str
+    table: str
+    table_location: str
+    partition: Partition
+    input_mtime: int | None
+    input_format: str | None = None
+    input_table: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def qualified_table(self) -> str:
+        """``db.table`` (un-quoted)."""
+        return f"{self.database}.{self.table}"
+
+    @property
+    def quoted_table(self) -> str:
+        """```db`.`table```."""
+        return f"`{self.database}`.`{self.table}`"
+
+    @property
+    def partition_path(self) -> str:
+        """Absolute output partition directory."""
+        return f"{self.table_location.rstrip('/')}/{partition_path(self.partition)}"
+
+    @property
+    def spec(self) -> str:
+        """SQL partition spec with quoted keys."""
+        return partition_spec(self.partition)
+
+    @property
+    def values(self) -> dict[str, str | int]:
+        """Partition mapping with numeric values as ints."""
+        return partition_values(self.partition)
+
+    @property
+    def hour(self) -> datetime | None:
+        """The partition's time (§1.4), None without a year/month/day/hour hierarchy."""
+        return partition_hour(self.partition)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.input_path} -> {self.quoted_table} ({display_spec(self.partition)}) "
+            f"at {self.partition_path}"
+        )
+
+    # Flags ------------------------------------------------------------------------------
+
+    def flag_state(self, fs: HadoopFs) -> FlagState:
+        """Read the output partition's flags now."""
+        out = self.partition_path
+        if not fs.exists(out):
+            return FlagState(partition_exists=False)
+        done_path, failed_path = f"{out}/{DONE_FLAG}", f"{out}/{FAILED_FLAG}"
+        done = fs.exists(done_path)
+        failed = fs.exists(failed_path)
+        return FlagState(
+            partition_exists=True,
+            done=done,
+            done_mtime=decode_flag(fs.read_bytes(done_path)) if done else None,
+            failed=failed,
+            failed_mtime=decode_flag(fs.read_bytes(failed_path)) if failed else None,
+        )
+
+    def write_flag(self, fs: HadoopFs, name: str) -> None:
+        """Write ``_REFINED`` or ``_REFINE_FAILED`` holding the input mtime.
+
+        Raises:
+            TargetDiscoveryError: the input did not exist when the target was discovered.
+        """
+        if self.input_mtime is None:
+            raise TargetDiscoveryError(
+                f"cannot write {name} for {self}: input {self.input_path} did not exist"
+            )
+        fs.mkdirs(self.partition_path)
+        fs.write_bytes(f"{self.partition_path}/{name}", encode_flag(self.input_mtime))
+
+
+def discover_targets(spark: Any, cfg: RefineConfig) -> list[RefineTarget]:
+    """All targets of ``cfg`` in discovery order (FS or DB mode), before the flag filter.
+
+    Raises:
+        TargetDiscoveryError: DB mode with since equal to or after until (hour granularity).
+    """
+    fs = HadoopFs(spark)
+    if cfg.input_database:
+        return _discover_db(spark, fs, cfg)
+    return _discover_fs(fs, cfg)
+
+
+def _discover_fs(fs: HadoopFs, cfg: RefineConfig) -> list[RefineTarget]:
+    assert cfg.input_path and cfg.input_path_regex is not None
+    assert cfg.input_path_regex_capture_groups and cfg.output_path and cfg.output_database
+    datasets = [e.path for e in fs.list(cfg.input_path) if e.is_dir]
+    hours = hours_in_window(cfg.since, cfg.until, round_since="ceil")
+    out = []
+    for cand in candidate_paths(datasets, hours, cfg.input_path_datetime_format):
+        matched = match_candidate(cand, cfg.input_path_regex, cfg.input_path_regex_capture_groups)
+        if matched is None:
+            continue
+        table, partition = matched
+        if not table_passes(table, cfg.table_include_regex, cfg.table_exclude_regex):
+            continue
+        mtime = fs.mtime(cand)
+        if mtime is None:
+            continue
+        out.append(
+            RefineTarget(
+                input_path=cand,
+                database=cfg.output_database,
+                table=table,
+                table_location=f"{cfg.output_path.rstrip('/')}/{table}",
+                partition=partition,
+                input_mtime=mtime,
+                input_format=cfg.input_format,
+            )
+        )
+    return out
+
+
+def db_hour_bounds(since: datetime, until: datetime) -> tuple[datetime, datetime]:
+    """DB mode window ``[floor(since), floor(until))``.
+
+    Raises:
+        TargetDiscoveryError: since equal to until, or since after until, at hour granularity.
+    """
+    start, end = floor_hour(since), floor_hour(until)
+    if start == end:
+        raise TargetDiscoveryError(
+            f"since equal to until ({start.isoformat()}): the DB mode window "
+            "[floor(since), floor(until)) is empty"
+        )
+    if start > end:
+        raise TargetDiscoveryError(
+            f"since ({start.isoformat()}) must be before until ({end.isoformat()})"
+        )
+    return start, end
+
+
+def _discover_db(spark: Any, fs: HadoopFs, cfg: RefineConfig) -> list[RefineTarget]:
+    assert cfg.input_database and cfg.output_path and cfg.output_database
+    start, end = db_hour_bounds(cfg.since, cfg.until)
+    out = []
+    tables = sorted(
+        t.name for t in spark.catalog.listTables(cfg.input_database) if not t.isTemporary
+    )
+    for name in tables:
+        table = normalize_name(name)
+        if not table_passes(table, cfg.table_include_regex, cfg.table_exclude_regex):
+            continue
+        qualified = f"`{cfg.input_database}`.`{name}`"
+        try:
+            rows = spark.sql(f"SHOW PARTITIONS {qualified}").collect()
+        except Exception as e:  # an unpartitioned table has no targets
+            log.warning("skipping %s: cannot list partitions: %s", qualified, e)
+            continue
+        for row in rows:
+            partition = parse_hive_partition_path(row[0])
+            hour = partition_hour(partition)
+            if hour is None or not (start <= hour < end):
+                continue
+            location = _partition_location(spark, qualified, partition)
+            out.append(
+                RefineTarget(
+                    input_path=location,
+                    database=cfg.output_database,
+                    table=table,
+                    table_location=f"{cfg.output_path.rstrip('/')}/{table}",
+                    partition=partition,
+                    input_mtime=fs.mtime(location),
+                    input_format="parquet",
+                    input_table=f"{cfg.input_database}.{name}",
+                )
+            )
+    return out
+
+
+def _partition_location(spark: Any, qualified: str, partition: Partition) -> str:
+    rows = spark.sql(
+        f"DESCRIBE FORMATTED {qualified} PARTITION ({partition_spec(partition)})"
+    ).collect()
+    for r in rows:
+        if (r[0] or "").strip() == "Location":
+            return str(r[1]).strip()
+    raise TargetDiscoveryError(
+        f"no Location for partition {partition_spec(partition)} of {qualified}"
+    )
