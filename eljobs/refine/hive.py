@@ -333,7 +333,7 @@ def table_schema(spark: Any, database: str, table: str) -> StructType:
 
 def partition_columns(spark: Any, database: str, table: str) -> list[str]:
     """The table's partition column names in order."""
-    return [c.name for c in spark.catalog.listColumns(table, database) if c.isPartition]
+    return [c.name for c in spark.catalog.listColumns(f"`{database}`.`{table}`") if c.isPartition]
 
 
 def create_or_evolve_table(

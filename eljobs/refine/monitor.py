@@ -7,12 +7,19 @@ nothing was found. Nothing is read or written besides listing the file system an
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from eljobs.config import effective_config
+from eljobs.refine.flags import should_refine
+from eljobs.report import RunReport, default_report_path, format_table
 
 if TYPE_CHECKING:
     from eljobs.refine.options import RefineConfig
     from eljobs.refine.targets import RefineTarget
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -36,5 +43,70 @@ def discover_targets(spark: Any, cfg: RefineConfig) -> list[RefineTarget]:
 def run_monitor(
     spark: Any, cfg: RefineConfig, *, job_name: str = "refine_monitor"
 ) -> MonitorResult:
-    """Find targets that need or failed refinement and report them."""
-    raise NotImplementedError("run_monitor is being built (interface commit)")
+    """Find targets that need or failed refinement, log and report them (email when
+    ``should_email_report``); ``ok`` only when there are none."""
+    from eljobs.refine.report import monitor_report
+    from eljobs.refine.targets import HadoopFs
+
+    fs = HadoopFs(spark)
+    targets = discover_targets(spark, cfg)
+    failed: list[RefineTarget] = []
+    needing: list[RefineTarget] = []
+    for t in targets:
+        state = t.flag_state(fs)
+        if not should_refine(state, t.input_mtime, ignore_failure_flag=True):
+            continue
+        (failed if state.failed else needing).append(t)
+    source = cfg.input_path or f"database {cfg.input_database}"
+    result = MonitorResult(
+        ok=not failed and not needing,
+        failed=[t.partition_path for t in failed],
+        needing=[t.partition_path for t in needing],
+    )
+    report = RunReport(job=job_name, config=effective_config(cfg))
+    report.rows = [
+        {"target": str(t), "partition_path": t.partition_path, "status": status}
+        for status, group in (("failed", failed), ("needs_refinement", needing))
+        for t in group
+    ]
+    if result.ok:
+        log.info(
+            "No targets need or have failed refinement in %s -> %s (%d targets checked)",
+            source,
+            cfg.output_database,
+            len(targets),
+        )
+    else:
+        text = monitor_report(cfg, failed, needing)
+        result.report = text
+        report.extra["problem_report"] = text
+        log.warning("%s", text)
+        print(
+            format_table(
+                ["table", "partition path", "status"],
+                [
+                    [r["target"].split(" -> ")[1].split(" ")[0], r["partition_path"], r["status"]]
+                    for r in report.rows
+                ],
+                title=f"{job_name}: {len(failed)} failed, {len(needing)} need refinement, "
+                f"{len(targets)} checked",
+            )
+        )
+        if cfg.should_email_report:
+            from eljobs.io.email import send_email
+
+            try:
+                send_email(
+                    smtp_uri=cfg.smtp_uri,
+                    from_email=cfg.from_email,
+                    to_emails=cfg.to_emails,
+                    subject=f"RefineMonitor problem report for job {spark.sparkContext.appName}",
+                    body=text,
+                )
+            except Exception as e:
+                log.error("could not email the monitor report: %s", e)
+    report.finish(result.ok)
+    path = report.write(cfg.report_path or default_report_path(job_name))
+    result.report_path = str(path)
+    print(f"{job_name} run report: {path}")
+    return result

@@ -376,7 +376,7 @@ def discover_targets(spark: Any, cfg: RefineConfig) -> list[RefineTarget]:
 def _discover_fs(fs: HadoopFs, cfg: RefineConfig) -> list[RefineTarget]:
     assert cfg.input_path and cfg.input_path_regex is not None
     assert cfg.input_path_regex_capture_groups and cfg.output_path and cfg.output_database
-    datasets = [e.path for e in fs.list(cfg.input_path) if e.is_dir]
+    datasets = sorted(e.path for e in fs.list(cfg.input_path) if e.is_dir)
     hours = hours_in_window(cfg.since, cfg.until, round_since="ceil")
     out = []
     for cand in candidate_paths(datasets, hours, cfg.input_path_datetime_format):
