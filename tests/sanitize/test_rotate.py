@@ -1,0 +1,86 @@
+"""Salt rotation (spec §2.6): periods from 1970-01-01, creation, expiry. Pure Python."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from eljobs.sanitize import SaltError, load_salts
+from eljobs.sanitize.rotate import (
+    DurationError,
+    parse_duration,
+    period_bounds,
+    rotate_salts,
+)
+
+
+def dt(*a: int) -> datetime:
+    return datetime(*a, tzinfo=UTC)  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("now", "period", "bounds"),
+    [
+        (dt(2024, 2, 10, 5), "3 months", (dt(2024, 1, 1), dt(2024, 4, 1))),
+        (dt(2024, 4, 1), "3 months", (dt(2024, 4, 1), dt(2024, 7, 1))),
+        (dt(2024, 3, 31, 23, 59), "3 months", (dt(2024, 1, 1), dt(2024, 4, 1))),
+        (dt(2024, 12, 31), "3 months", (dt(2024, 10, 1), dt(2025, 1, 1))),
+        (dt(2024, 2, 10, 5, 30), "1 hours", (dt(2024, 2, 10, 5), dt(2024, 2, 10, 6))),
+        (dt(1970, 1, 3), "2 days", (dt(1970, 1, 3), dt(1970, 1, 5))),
+        (dt(2024, 6, 1), "1 year", (dt(2024, 1, 1), dt(2025, 1, 1))),
+        (dt(1970, 1, 9), "1 week", (dt(1970, 1, 8), dt(1970, 1, 15))),
+    ],
+)
+def test_period_bounds(now: datetime, period: str, bounds: tuple[datetime, datetime]) -> None:
+    assert period_bounds(now, parse_duration(period)) == bounds
+
+
+@pytest.mark.parametrize("text", ["3", "months", "0 days", "3 fortnights", "-1 days", ""])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(DurationError, match="expected '<N> <unit>'"):
+        parse_duration(text, option="period")
+
+
+def test_rotation_creates_keeps_and_deletes(tmp_path: Path) -> None:
+    d = tmp_path / "salts"
+    r1 = rotate_salts(str(d), period="3 months", retention="50 days", now=dt(2024, 2, 10, 5))
+    assert r1.created == ["2024010100_2024040100_2024052100"] and r1.deleted == []
+    f = d / r1.created[0]
+    value = f.read_text()
+    assert re.fullmatch(r"[0-9a-f]{64}", value)  # no newline
+    assert oct(os.stat(f).st_mode & 0o777) == "0o600"
+    # Same period: nothing new, the salt is kept unchanged.
+    r2 = rotate_salts(str(d), period="3 months", retention="50 days", now=dt(2024, 3, 31, 23))
+    assert r2.created == [] and r2.kept == [r1.created[0]]
+    # Next quarter: a new salt; the old one survives until its deletion time...
+    r3 = rotate_salts(str(d), period="3 months", retention="50 days", now=dt(2024, 5, 20, 23))
+    assert r3.created == ["2024040100_2024070100_2024082000"] and r3.deleted == []
+    salts = load_salts(str(d))
+    assert [s.value == value for s in salts] == [True, False]
+    # ... and is deleted once now >= deletion.
+    r4 = rotate_salts(str(d), period="3 months", retention="50 days", now=dt(2024, 5, 21))
+    assert r4.deleted == ["2024010100_2024040100_2024052100"] and r4.created == []
+    assert sorted(os.listdir(d)) == ["2024040100_2024070100_2024082000"]
+
+
+def test_dry_run_changes_nothing(tmp_path: Path) -> None:
+    r = rotate_salts(str(tmp_path), period="1 days", retention="2 days", now=dt(2024, 1, 1, 3),
+                     dry_run=True)  # fmt: skip
+    assert r.created == ["2024010100_2024010200_2024010400"]
+    assert os.listdir(tmp_path) == []
+
+
+def test_foreign_file_stops_rotation(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(SaltError, match=r"notes\.txt"):
+        rotate_salts(str(tmp_path), period="3 months", retention="50 days", now=dt(2024, 1, 1))
+    assert os.listdir(tmp_path) == ["notes.txt"]
+
+
+def test_rotation_refuses_non_local_paths() -> None:
+    with pytest.raises(SaltError, match="local directory"):
+        rotate_salts("hdfs://nn/salts", period="3 months", retention="50 days", now=dt(2024, 1, 1))
