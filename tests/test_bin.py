@@ -293,6 +293,10 @@ def test_refine_dry_run_on_local_spark(tmp_path: Path) -> None:
 # conf/
 
 
+#: Options a job's properties file leaves to the command line (a backfill names its hours).
+RUN_ARGS = {"backfill": ["--since", "2024-01-15T03", "--until", "2024-01-15T05"]}
+
+
 def conf_jobs() -> dict[Path, str]:
     """Every conf/*.properties job file and the job its first line names (``# eljobs job: X``)."""
     out = {}
@@ -322,7 +326,7 @@ def test_conf_file_parses_with_its_job_config(path: Path, caplog: pytest.LogCapt
 
     job = conf_jobs()[path]
     cls = importlib.import_module(JOBS[job]).Config
-    cfg = parse_config(cls, ["--config_file", str(path)])
+    cfg = parse_config(cls, ["--config_file", str(path), *RUN_ARGS.get(job, [])])
     # Every key of the file is a real option of the job (unknown keys would only be warned).
     names = {f.name for f in dataclasses.fields(cfg)}
     unknown = sorted(set(read_properties(path.read_text())) - names)
@@ -364,7 +368,8 @@ def test_production_windows() -> None:
         assert immediate["keep_all_enabled"] == ("true" if which == "main" else "false")
     backfill = props("backfill_eventlogging_client_side.properties")
     assert backfill["format"] == "%q %{recvFrom}s %{seqId}d %D %{ip}i %u"
-    assert "topic=eventlogging_{schema}" in backfill["output"]
+    assert "?topic=eventlogging_{schema}" in backfill["output"]
+    assert backfill["output_invalid"] == "first"
 
 
 # --------------------------------------------------------------------------------------------
