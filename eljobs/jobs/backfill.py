@@ -1,0 +1,500 @@
+"""``python -m eljobs backfill``: raw hourly partitions → validated EventLogging capsules →
+Kafka or files, with an account of every line.
+
+Replaces ``hdfs dfs -text … | awk … | eventlogging-processor FORMAT stdin:// OUTPUT
+--output-invalid`` (spec eventlogging-processor.md §1) with one Spark job:
+
+1. list the hours ``[ceil(since), floor(until))`` under ``--input_path``
+   (:mod:`eljobs.io.raw`; hours without input are in the account as ``missing``/``empty``);
+2. read every file (SequenceFile, text with key, raw lines), strip the key up to the first TAB;
+3. parse, validate and serialize on the executors (:func:`eljobs.backfill.process_raw_lines`);
+4. count what became of the lines per hour and schema, then write valid capsules to every
+   ``--output`` and EventErrors to ``--output_invalid`` from the same persisted frame (the
+   lines are processed once);
+5. print the account, and write it as JSON next to each file output and to ``--report_path``.
+
+Exit status 0 when the job ran, invalid events being data; 1 when it could not (unreadable
+input, a failed write); 2 for bad options.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+from eljobs.backfill import AccountRow, Writer, count_outcomes, process_raw_lines, summarize
+from eljobs.config import effective_config, option
+from eljobs.eventlogging import PRODUCTION_FORMAT
+from eljobs.eventlogging.schemas import SchemaRepository
+from eljobs.io.kafka import KafkaOptions
+from eljobs.io.raw import (
+    DEFAULT_DATETIME_FORMAT,
+    HourInput,
+    list_raw_input,
+    naming_bad_input,
+    read_raw,
+)
+from eljobs.io.uris import WriterURI, WriterURIError, parse_writer_uri
+from eljobs.jobs.base import job_main
+from eljobs.report import RunReport, default_report_path, format_table
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
+
+FIRST_OUTPUT = "first"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config(KafkaOptions):
+    """Backfill EventLogging client-side raw data: parse, validate and write capsules."""
+
+    input_path: str = option(
+        help="Base directory of the hourly raw partitions (plain path, file:// or hdfs://)."
+    )
+    input_path_datetime_format: str = option(
+        DEFAULT_DATETIME_FORMAT,
+        help="Joda pattern of an hour's directory below --input_path, e.g. yyyy/MM/dd/HH or "
+        "'year='yyyy/'month='MM/'day='dd/'hour='HH (the other zero padding is tried too).",
+    )
+    input_format: Literal["auto", "sequence", "text", "lines"] = option(
+        "auto",
+        help="Format of the input files: auto (by magic bytes: SEQ = sequence, else text), "
+        "sequence (Hadoop SequenceFile, any codec, value = the raw line), text (lines "
+        "<seq>TAB<raw line>, gzip/bzip2/plain: the key is cut at the first TAB only) or "
+        "lines (raw lines without key).",
+    )
+    since: datetime = option(
+        help="Start of the window: ISO-8601 or a whole number of hours ago (rounded up to "
+        "the hour)."
+    )
+    until: datetime = option(
+        help="End of the window, exclusive: ISO-8601 or hours ago (rounded down to the hour)."
+    )
+    format: str = option(
+        PRODUCTION_FORMAT,
+        help="EventLogging format string of the raw lines (the processor's FORMAT argument).",
+    )
+    schemas_path: tuple[str, ...] = option(
+        help="One or more directories of EventLogging schemas laid out "
+        "<dir>/<Name>/<revision>.json|yaml (plain, file:// or hdfs://); the first one holding "
+        "a (name, revision) wins.",
+    )
+    output: tuple[str, ...] = option(
+        default_factory=tuple,
+        accumulate=True,
+        help="Writer URIs; every valid event goes to each: file:///DIR (JSON lines in "
+        "DIR/topic=<topic>/) or kafka:///host:port[,host:port]?topic=eventlogging_{schema} "
+        "(also kafka-confluent://; query: topic, key, blacklist, producer options).",
+    )
+    output_invalid: str | None = option(
+        None,
+        bare=FIRST_OUTPUT,
+        help="Where EventError events go: a writer URI, or given without a value the first "
+        "--output (so eventlogging_EventError). Unset: invalid events are counted, not written.",
+    )
+    dry_run: bool = option(
+        False, help="Read, parse and validate, print the account, write nothing."
+    )
+    repartition: int = option(
+        0,
+        help="Spread the raw lines over this many partitions before processing (0: keep the "
+        "input splits; useful when a few unsplittable gzip files hold an hour).",
+    )
+    hostname: str | None = option(
+        None, help="recvFrom of EventError events (default: each executor's host name)."
+    )
+    report_path: str | None = option(
+        None,
+        default_doc="<work>/reports/backfill-<time>.json",
+        help="Where to write the JSON account (also written next to each file output).",
+    )
+
+    def writers(self) -> list[WriterURI]:
+        """The parsed ``--output`` URIs."""
+        return [parse_writer_uri(u) for u in self.output]
+
+    def invalid_writer(self, writers: list[WriterURI]) -> WriterURI | None:
+        """The writer of EventErrors: None, the first of ``writers`` (the parsed outputs), or
+        one of its own."""
+        if self.output_invalid is None:
+            return None
+        if self.output_invalid.strip().lower() in (FIRST_OUTPUT, "true", ""):
+            return writers[0] if writers else None
+        return parse_writer_uri(self.output_invalid)
+
+    def validate(self) -> list[str]:
+        """Every problem with the options."""
+        problems = self.kafka_option_problems()
+        if not self.output and not self.dry_run:
+            problems.append("--output: at least one writer URI is required (or --dry_run)")
+        bare_invalid = (self.output_invalid or "").strip().lower() in (FIRST_OUTPUT, "true")
+        if bare_invalid and not self.output and not self.dry_run:
+            problems.append("--output_invalid without a value needs an --output")
+        for u in self.output:
+            try:
+                parse_writer_uri(u)
+            except WriterURIError as e:
+                problems.append(f"--output: {e}")
+        if self.output_invalid and not bare_invalid:
+            try:
+                parse_writer_uri(self.output_invalid)
+            except WriterURIError as e:
+                problems.append(f"--output_invalid: {e}")
+        if self.until <= self.since:
+            problems.append(
+                f"--until ({self.until.isoformat()}) must be after --since "
+                f"({self.since.isoformat()})"
+            )
+        if not self.schemas_path:
+            problems.append("--schemas_path: at least one schema directory is required")
+        if self.repartition < 0:
+            problems.append(f"--repartition: expected 0 or more, found {self.repartition}")
+        return problems
+
+
+@dataclass
+class BackfillResult:
+    """What a backfill run did."""
+
+    ok: bool
+    rows: list[AccountRow]
+    hours: list[HourInput]
+    written: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Events each writer reported written, by topic."""
+    expected: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Events each writer should have written, by topic (from the counts)."""
+    report_paths: list[str] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, int]:
+        """read/valid/validation/processor/unroutable/blacklisted over all rows."""
+        keys = ("read", "valid", "validation", "processor", "unroutable", "blacklisted")
+        return {k: sum(getattr(r, k) for r in self.rows) for k in keys}
+
+
+# ----------------------------------------------------------------------------- schemas
+
+
+def load_schemas(spark: SparkSession, paths: tuple[str, ...]) -> SchemaRepository:
+    """Read the schema directories on the driver: local ones directly, others (``hdfs://``)
+    through the Hadoop FileSystem."""
+    from eljobs.io.files import read_tree
+
+    local = all("://" not in p or p.startswith("file://") for p in paths)
+    if local:
+        return SchemaRepository.from_paths(list(paths))
+    docs: dict[tuple[str, int], Any] = {}
+    name_re = re.compile(r"^(?P<name>.+)/(?P<rev>\d+)\.(?P<ext>json|yaml|yml)$")
+    for p in paths:
+        for rel, text in read_tree(spark, p):
+            m = name_re.match(rel)
+            if not m:
+                continue
+            key = (m.group("name"), int(m.group("rev")))
+            if key in docs:
+                continue
+            import yaml
+
+            doc = json.loads(text) if m.group("ext") == "json" else yaml.safe_load(text)
+            docs[key] = doc
+    return SchemaRepository.from_documents(docs, source=", ".join(paths))
+
+
+# --------------------------------------------------------------------------------- run
+
+
+def _topic_col(i: int) -> str:
+    return "topic" if i == 0 else f"topic_{i}"
+
+
+def run(spark: SparkSession, cfg: Config) -> BackfillResult:
+    """Run the backfill described by ``cfg`` (see the module docstring)."""
+    from pyspark import StorageLevel
+
+    report = RunReport(job="backfill", config=effective_config(cfg))
+    writers = cfg.writers()
+    invalid_writer = cfg.invalid_writer(writers)
+    hours = list_raw_input(
+        spark,
+        cfg.input_path,
+        since=cfg.since,
+        until=cfg.until,
+        datetime_format=cfg.input_path_datetime_format,
+        input_format=cfg.input_format,
+    )
+    for h in hours:
+        log.info(
+            "hour %s: %s, %d files, %d bytes (%s)",
+            h.label,
+            h.status,
+            len(h.files),
+            sum(f.size for f in h.files),
+            h.directory,
+        )
+    schemas = load_schemas(spark, cfg.schemas_path)
+    log.info("schemas: %d (name, revision) pairs from %s", len(schemas), schemas.source)
+
+    # Topic (and key) of each writer: the first output's topic comes with the processor; the
+    # others, and keys, are rendered in the same pass over the capsules.
+    valid_templates: dict[str, str] = {}
+    invalid_templates: dict[str, str] = {}
+    first = writers[0] if writers else None
+    topic_template = first.topic_template if first else "eventlogging_{schema}"
+    invalid_template = invalid_writer.topic_template if invalid_writer else None
+    separate_invalid = invalid_writer is not None and invalid_writer is not first
+    for i, w in enumerate(writers[1:], start=1):
+        valid_templates[_topic_col(i)] = w.topic_template
+    for i, w in enumerate(writers):
+        if w.key_template:
+            valid_templates[f"key_{i}"] = w.key_template
+    if invalid_writer is not None and invalid_writer.key_template:
+        invalid_templates["key_invalid"] = invalid_writer.key_template
+
+    raw = read_raw(spark, hours).select("hour", "raw")
+    if cfg.repartition:
+        raw = raw.repartition(cfg.repartition)
+    processed = process_raw_lines(
+        raw,
+        schemas=schemas,
+        log_format=cfg.format,
+        topic_template=topic_template,
+        invalid_topic_template=invalid_template,
+        valid_templates=valid_templates,
+        invalid_templates=invalid_templates,
+        hostname=cfg.hostname,
+    ).drop("raw", "message")
+    route_cols = ["topic", *sorted(valid_templates), *sorted(invalid_templates)]
+    route_cols = [c for c in route_cols if not c.startswith("key_")]
+    if not cfg.dry_run:
+        # Counted first, then written by each writer: persisted so the lines are processed once.
+        processed = processed.persist(StorageLevel.MEMORY_AND_DISK)
+
+    with naming_bad_input(spark, hours):
+        counts = [r.asDict() for r in count_outcomes(processed, route_columns=route_cols).collect()]
+
+    account_writers = []
+    for i, w in enumerate(writers):
+        account_writers.append(
+            Writer(
+                name=w.uri,
+                topic_column=_topic_col(i),
+                takes_valid=True,
+                takes_invalid=invalid_writer is w,
+                blacklisted=_blacklisted(w, counts),
+            )
+        )
+    if separate_invalid and invalid_writer is not None:
+        account_writers.append(
+            Writer(
+                name=invalid_writer.uri,
+                topic_column="topic",
+                takes_valid=False,
+                takes_invalid=True,
+                blacklisted=_blacklisted(invalid_writer, counts),
+            )
+        )
+    rows, expected = summarize(counts, account_writers)
+    _log_hours(hours, rows)
+
+    written: dict[str, dict[str, int]] = {}
+    failures: list[dict[str, Any]] = []
+    if not cfg.dry_run:
+        try:
+            for i, w in enumerate(writers):
+                aw = account_writers[i]
+                frame = _frame_for(processed, aw, key=f"key_{i}" if w.key_template else None)
+                written[w.uri] = _write(spark, w, frame, cfg)
+            if separate_invalid and invalid_writer is not None:
+                aw = account_writers[-1]
+                key = "key_invalid" if invalid_writer.key_template else None
+                frame = _frame_for(processed, aw, key=key)
+                written[invalid_writer.uri] = _write(spark, invalid_writer, frame, cfg)
+        finally:
+            processed.unpersist()
+
+    expected_by_writer: dict[str, dict[str, int]] = {}
+    for (name, topic), n in expected.items():
+        expected_by_writer.setdefault(name, {})[topic] = n
+    if not cfg.dry_run:
+        for name in expected_by_writer.keys() | written.keys():
+            want, got = expected_by_writer.get(name, {}), written.get(name, {})
+            if want != got:
+                failures.append(
+                    {"writer": name, "expected": want, "written": got, "error": "count mismatch"}
+                )
+
+    ok = not failures
+    result = BackfillResult(
+        ok=ok, rows=rows, hours=hours, written=written, expected=expected_by_writer
+    )
+    report.rows = [r.to_dict() for r in rows]
+    report.failures = failures
+    report.extra = {
+        "hours": [
+            {
+                "hour": h.label,
+                "status": h.status,
+                "directory": h.directory,
+                "files": len(h.files),
+                "bytes": sum(f.size for f in h.files),
+            }
+            for h in hours
+        ],
+        "totals": result.totals(),
+        "written": written,
+        "expected": expected_by_writer,
+        "dry_run": cfg.dry_run,
+    }
+    report.finish(ok)
+    result.report = report.to_dict()
+    print(render_account(result))
+    result.report_paths = _write_reports(spark, cfg, writers, report)
+    for p in result.report_paths:
+        print(f"account written to {p}")
+    return result
+
+
+def _blacklisted(w: WriterURI, counts: list[dict[str, Any]]) -> frozenset[str]:
+    names = {c["schema"] for c in counts} | {"EventError"}
+    return frozenset(n for n in names if w.is_blacklisted(n))
+
+
+def _frame_for(processed: DataFrame, w: Writer, *, key: str | None) -> DataFrame:
+    from pyspark.sql import functions as F
+
+    kinds = []
+    if w.takes_valid:
+        kinds.append(F.col("kind") == "valid")
+    if w.takes_invalid:
+        kinds.append(F.col("kind") != "valid")
+    cond = kinds[0] if len(kinds) == 1 else (kinds[0] | kinds[1])
+    cond = cond & F.col(w.topic_column).isNotNull()
+    if w.blacklisted:
+        capsule_schema = F.when(F.col("kind") == "valid", F.col("schema")).otherwise(
+            F.lit("EventError")
+        )
+        cond = cond & ~capsule_schema.isin(sorted(w.blacklisted))
+    cols = [F.col(w.topic_column).alias("topic"), F.col("value")]
+    if key is not None:
+        cond = cond & F.col(key).isNotNull()
+        cols.append(F.col(key).alias("key"))
+    return processed.where(cond).select(*cols)
+
+
+def _write(spark: SparkSession, w: WriterURI, frame: DataFrame, cfg: Config) -> dict[str, int]:
+    if w.kind == "file":
+        from eljobs.io.files import write_files
+
+        counts = write_files(frame, w.target)
+        log.info("%s: wrote %s", w.uri, counts)
+        return counts
+    from eljobs.io.kafka import write_to_kafka
+
+    kwargs = cfg.kafka_write_kwargs()
+    kwargs["options"] = {**kwargs["options"], **w.options}
+    result = write_to_kafka(frame, bootstrap_servers=w.target, **kwargs)
+    log.info("%s: produced %s (sink %s: %s)", w.uri, result.produced, result.sink, result.reason)
+    return dict(result.produced)
+
+
+def _log_hours(hours: list[HourInput], rows: list[AccountRow]) -> None:
+    by_hour: dict[str, dict[str, int]] = {}
+    for r in rows:
+        t = by_hour.setdefault(r.hour, {"read": 0, "valid": 0, "validation": 0, "processor": 0})
+        for k in t:
+            t[k] += getattr(r, k)
+    for h in hours:
+        t = by_hour.get(h.label, {"read": 0, "valid": 0, "validation": 0, "processor": 0})
+        log.info(
+            "hour %s (%s): read %d = valid %d + validation %d + processor %d",
+            h.label,
+            h.status,
+            t["read"],
+            t["valid"],
+            t["validation"],
+            t["processor"],
+        )
+
+
+def render_account(result: BackfillResult) -> str:
+    """The account as text tables: per hour, per hour × schema, and per writer × topic."""
+    per_hour = []
+    for h in result.hours:
+        rs = [r for r in result.rows if r.hour == h.label]
+        per_hour.append(
+            [
+                h.label,
+                h.status,
+                len(h.files),
+                *(sum(getattr(r, k) for r in rs) for k in ("read", "valid", "validation")),
+                *(sum(getattr(r, k) for r in rs) for k in ("processor", "unroutable")),
+                sum(r.blacklisted for r in rs),
+                sum(sum(r.written.values()) for r in rs),
+            ]
+        )
+    heads = ["read", "valid", "validation", "processor", "unroutable", "blacklisted", "written"]
+    out = [
+        format_table(
+            ["hour", "input", "files", *heads], per_hour, title="Backfill account per hour"
+        )
+    ]
+    out.append(
+        format_table(
+            ["hour", "schema", *heads],
+            [
+                [r.hour, r.schema, *(getattr(r, k) for k in heads[:-1]), sum(r.written.values())]
+                for r in result.rows
+            ],
+            title="Per hour and schema (read = valid + validation + processor)",
+        )
+    )
+    writer_rows = []
+    for name in sorted(result.expected.keys() | result.written.keys()):
+        want = result.expected.get(name, {})
+        got = result.written.get(name, {})
+        for topic in sorted(want.keys() | got.keys()):
+            writer_rows.append([name, topic, want.get(topic, 0), got.get(topic, "-")])
+    if writer_rows:
+        out.append(
+            format_table(
+                ["writer", "topic", "to write", "written"], writer_rows, title="Written per topic"
+            )
+        )
+    t = result.totals()
+    out.append(
+        "total: read {read} = valid {valid} + validation {validation} + processor {processor}; "
+        "unroutable {unroutable}, blacklisted {blacklisted}".format(**t)
+    )
+    return "\n\n".join(out)
+
+
+def _write_reports(
+    spark: SparkSession, cfg: Config, writers: list[WriterURI], report: RunReport
+) -> list[str]:
+    from eljobs.io.files import write_text
+
+    text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    paths = []
+    if not cfg.dry_run:
+        for w in writers:
+            if w.kind == "file":
+                # a leading underscore keeps Spark and Hive readers of DIR from reading it
+                p = f"{w.target.rstrip('/')}/_backfill-account-{stamp}.json"
+                write_text(spark, p, text)
+                paths.append(p)
+    target = cfg.report_path or str(default_report_path("backfill"))
+    write_text(spark, target, text)
+    paths.append(target)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m eljobs backfill``."""
+    return job_main("backfill", Config, run, argv)
