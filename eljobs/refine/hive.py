@@ -337,9 +337,16 @@ def partition_columns(spark: Any, database: str, table: str) -> list[str]:
 
 
 def create_or_evolve_table(
-    spark: Any, target: RefineTarget, frame_schema: StructType
+    spark: Any,
+    target: RefineTarget,
+    frame_schema: StructType,
+    existing: StructType | bool | None = True,
 ) -> tuple[StructType, list[str]]:
     """Create the target's table from the frame schema, or evolve it to hold the frame.
+
+    Args:
+        existing: the table's current schema when the caller already looked it up, None when
+            it knows the table does not exist, True (default) to look it up here.
 
     Returns:
         The table schema afterwards and the DDL statements issued (for logs and tests).
@@ -349,7 +356,13 @@ def create_or_evolve_table(
     data_fields = [f for f in frame_schema.fields if f.name.lower() not in lower_keys]
     q = target.quoted_table
     issued: list[str] = []
-    if not table_exists(spark, target.database, target.table):
+    if existing is True:
+        existing = (
+            table_schema(spark, target.database, target.table)
+            if table_exists(spark, target.database, target.table)
+            else None
+        )
+    if not isinstance(existing, StructType):
         by_lower = {f.name.lower(): f for f in frame_schema.fields}
         part_fields = [StructField(k, by_lower[k.lower()].dataType, True) for k in keys]
         ddl = create_table_ddl(q, data_fields, part_fields, target.table_location)
@@ -362,9 +375,7 @@ def create_or_evolve_table(
         spark.catalog.refreshTable(f"{target.database}.{target.table}")
         return table_schema(spark, target.database, target.table), issued
 
-    current = table_schema(spark, target.database, target.table)
-    parts = {c.lower() for c in partition_columns(spark, target.database, target.table)}
-    current_data = StructType([f for f in current.fields if f.name.lower() not in parts])
+    current_data = StructType([f for f in existing.fields if f.name.lower() not in lower_keys])
     plan = plan_evolution(current_data, StructType(data_fields))
     for w in plan.warnings:
         log.warning("%s: %s", q, w)
@@ -383,8 +394,9 @@ def create_or_evolve_table(
                 f"ALTER TABLE {q} CHANGE COLUMN {_quote(f.name)} {_quote(f.name)} "
                 f"{type_ddl(f.dataType)}"
             )
-    if not plan.empty:
-        spark.catalog.refreshTable(f"{target.database}.{target.table}")
+    if plan.empty:
+        return existing, issued
+    spark.catalog.refreshTable(f"{target.database}.{target.table}")
     return table_schema(spark, target.database, target.table), issued
 
 

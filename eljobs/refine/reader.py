@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from eljobs.errors import InputError
+from eljobs.naming import normalize_name
 from eljobs.refine.hive import merge_schemas
 from eljobs.refine.schema import (
     SchemaLoader,
@@ -137,10 +138,16 @@ def read_schema(
 
 
 def merge_keep_casing(hive: StructType, loaded: StructType) -> StructType:
-    """Hive schema merged with a loaded schema (Hive fields first), top-level names spelled as
-    in the loaded schema so JSON keys (``webHost``) still match."""
-    merged = merge_schemas(hive, loaded).schema
-    spelled = {f.name.lower(): f.name for f in loaded.fields}
+    """Hive schema merged with a loaded schema (Hive fields first). Top-level names are
+    matched after normalization (``$schema`` is the table's ``_schema``) and spelled as in the
+    loaded schema, so JSON keys (``$schema``, ``webHost``) still match when reading."""
+    spelled: dict[str, str] = {}
+    renamed = []
+    for f in loaded.fields:
+        key = normalize_name(f.name)
+        spelled.setdefault(key, f.name)
+        renamed.append(StructField(key, f.dataType, True))
+    merged = merge_schemas(hive, StructType(renamed)).schema
     return StructType(
         [StructField(spelled.get(f.name.lower(), f.name), f.dataType, True) for f in merged]
     )

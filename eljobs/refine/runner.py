@@ -211,6 +211,7 @@ class _Refiner:
             status="failed",
         )
         read = None
+        steps: dict[str, float] = {}
         try:
             existing = (
                 table_schema(self.spark, target.database, target.table)
@@ -228,6 +229,7 @@ class _Refiner:
                 corrupt_threshold=self.cfg.corrupt_record_failure_threshold,
             )
             res.read, res.corrupt = read.read, read.corrupt
+            steps["read"] = time.monotonic() - t0
             input_partitions = read.df.rdd.getNumPartitions() if read.df.columns else 1
             df = add_partition_columns(read.df, target.partition)
             context = TransformContext(
@@ -239,7 +241,9 @@ class _Refiner:
             )
             df = apply_transforms(df, self.transforms, context=context)
             df = normalize_and_widen(df)
-            schema, ddl = create_or_evolve_table(self.spark, target, df.schema)
+            steps["transform"] = time.monotonic() - t0
+            schema, ddl = create_or_evolve_table(self.spark, target, df.schema, existing)
+            steps["table"] = time.monotonic() - t0
             for stmt in ddl:
                 log.info("%s: %s", target.quoted_table, stmt)
             df = conform_to_table(df, schema)
@@ -248,6 +252,7 @@ class _Refiner:
             if df.rdd.getNumPartitions() > max(input_partitions, 1):
                 df = df.coalesce(max(input_partitions, 1))
             write_partition(self.spark, df, target, codec=self.cfg.compression_codec)
+            steps["write"] = time.monotonic() - t0
             target.write_flag(self.fs, DONE_FLAG)
             res.written = int(self.spark.read.parquet(target.partition_path).count())
             res.status = "refined"
@@ -263,13 +268,14 @@ class _Refiner:
                 read.release()
             res.seconds = round(time.monotonic() - t0, 3)
         log.info(
-            "%s %s: read %s, corrupt %s, written %s in %.1fs",
+            "%s %s: read %s, corrupt %s, written %s in %.1fs (cumulative: %s)",
             res.status,
             target,
             res.read,
             res.corrupt,
             res.written,
             res.seconds,
+            ", ".join(f"{k} {v:.1f}s" for k, v in steps.items()),
         )
         return res
 

@@ -34,6 +34,8 @@ def latest_schema_doc(schemas_dir: Path, name: str) -> dict[str, Any]:
 class RawWriter:
     """Writes hourly raw input directories of JSON lines."""
 
+    schemas = SCHEMAS
+
     def __init__(self, base: Path, schemas_dir: Path) -> None:
         self.base = base
         self.schemas_dir = schemas_dir
@@ -126,11 +128,11 @@ class RawWriter:
         evs = self.events(name, el_name, hour, n, capsule=capsule, extra_event=extra_event)
         return self.write(el_name, hour, (json.dumps(e, sort_keys=True) for e in evs))
 
-
-def touch(path: Path, *, seconds_later: int = 5) -> None:
-    """Move a directory's modification time forward (new input arrived)."""
-    st = path.stat()
-    os.utime(path, (st.st_atime, st.st_mtime + seconds_later))
+    @staticmethod
+    def touch(path: Path, *, seconds_later: int = 5) -> None:
+        """Move a directory's modification time forward (as when new input arrives)."""
+        st = path.stat()
+        os.utime(path, (st.st_atime, st.st_mtime + seconds_later))
 
 
 @pytest.fixture
