@@ -1,0 +1,213 @@
+"""End to end: `python -m eljobs backfill` over generated hours built from real schemas, every
+output line checked against what the generator put in, and the account.
+
+One run covers: a SequenceFile hour and a gzip text hour (auto-detected), a missing hour, every
+kind of invalid line, a plain text file with the TAB-preserving and the awk-collapsed version of
+one line (spec §12), a second file output with a blacklist, and the JSON account.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eljobs.jobs.backfill import main
+from eljobs.testing.sample import (
+    INVALID_KINDS,
+    SampleLine,
+    generate_lines,
+    load_sample_schemas,
+    write_sample_schemas,
+    write_sequence_hour,
+    write_text_hour,
+)
+
+pytestmark = pytest.mark.slow
+
+NAMES = ("navigationtiming", "editattemptstep", "searchsatisfaction", "painttiming")
+H3 = datetime(2024, 1, 5, 3, tzinfo=UTC)
+H5 = datetime(2024, 1, 5, 5, tzinfo=UTC)
+UA_KEYS = {
+    "browser_family",
+    "browser_major",
+    "browser_minor",
+    "device_family",
+    "os_family",
+    "os_major",
+    "os_minor",
+    "wmf_app_version",
+    "is_bot",
+    "is_mediawiki",
+}
+CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/61.0.3163.100 Safari/537.36"
+)
+
+
+def _read_topics(out: Path) -> dict[str, list[str]]:
+    topics: dict[str, list[str]] = {}
+    for d in sorted(out.glob("topic=*")):
+        for part in sorted(d.glob("part-*")):
+            topics.setdefault(d.name.split("=", 1)[1], []).extend(part.read_text().splitlines())
+    return topics
+
+
+def _uuid(capsule: dict[str, Any]) -> str:
+    text = f"event://{capsule['recvFrom']}/?seqId={capsule['seqId']}&dt={capsule['dt']}"
+    return uuid.uuid5(uuid.NAMESPACE_URL, text).hex
+
+
+def _awk_collapsed(line: str) -> str:
+    # awk '{$1=""; print}' after `hdfs dfs -text`, without the leading blank: every run of
+    # TABs/spaces becomes one space.
+    return " ".join(line.split())
+
+
+def test_backfill_end_to_end(spark: Any, schemas_dir: Path, tmp_path: Path) -> None:
+    schemas = load_sample_schemas(NAMES, source=schemas_dir)
+    write_sample_schemas(tmp_path / "schemas", NAMES, source=schemas_dir)
+    raw = tmp_path / "raw"
+    kinds = tuple(INVALID_KINDS)
+    h3 = generate_lines(schemas, 240, hour=H3, seed=11, invalid_fraction=0.2, invalid_kinds=kinds)
+    h5 = generate_lines(schemas, 40, hour=H5, seed=12, first_seq=10_000)
+    assert set(kinds) <= {s.kind for s in h3}
+    write_sequence_hour(spark, raw / "2024/01/05/03", [s.line for s in h3])
+    write_text_hour(raw / "2024/01/05/05", [s.line for s in h5], compress=True)
+
+    # spec §12: the same line with its TABs kept, and as the published awk clean-up left it
+    base = next(s for s in h3 if s.kind == "valid")
+    tab_line = base.line.rsplit("\t", 2)[0] + "\t1.2.3.4\t" + f'"{CHROME}"'
+    tab_line = tab_line.replace(f"\t{base.seq_id}\t", "\t900001\t")
+    awk_line = _awk_collapsed(tab_line.replace("\t900001\t", "\t900002\t"))
+    assert "\t" not in awk_line
+    (raw / "2024/01/05/03/extra.txt").write_text(f"1\t{tab_line}\n{awk_line}\n")
+
+    out, out_bl = tmp_path / "out", tmp_path / "out_bl"
+    report = tmp_path / "account.json"
+    code = main(
+        [
+            "--input_path", str(raw),
+            "--since", "2024-01-05T03:00:00Z",
+            "--until", "2024-01-05T06:00:00Z",
+            "--schemas_path", str(tmp_path / "schemas"),
+            "--output", f"file://{out}",
+            "--output", f"file://{out_bl}?blacklist=^Paint",
+            "--output_invalid",
+            "--report_path", str(report),
+            "--hostname", "backfill-test",
+        ]
+    )  # fmt: skip
+    assert code == 0
+
+    expected: dict[int, SampleLine] = {s.seq_id: s for s in h3 + h5 if s.seq_id is not None}
+    by_line = {s.line: s for s in h3 if s.kind in ("no_match", "empty")}
+    seen: Counter[str] = Counter()
+    topics = _read_topics(out)
+    errors = topics.pop("eventlogging_EventError")
+    tab_capsules = {}
+    for topic, lines in topics.items():
+        for text in lines:
+            capsule = json.loads(text)
+            # the reference's serialization: sorted keys, ", "/": ", ASCII only
+            assert text == json.dumps(capsule, sort_keys=True)
+            assert topic == f"eventlogging_{capsule['schema']}"
+            if capsule["seqId"] in (900001, 900002):
+                tab_capsules[capsule["seqId"]] = capsule
+                continue
+            exp = expected[capsule["seqId"]]
+            assert exp.kind == "valid", (exp.kind, exp.line)
+            assert capsule["event"] == exp.event
+            assert (capsule["schema"], capsule["revision"]) == (exp.schema, exp.revision)
+            assert (capsule["recvFrom"], capsule["ip"], capsule["dt"]) == (
+                exp.recv_from,
+                exp.ip,
+                exp.dt,
+            )
+            assert capsule["wiki"] == exp.wiki and capsule["webHost"]
+            assert capsule["uuid"] == _uuid(capsule)
+            assert set(capsule["userAgent"]) == UA_KEYS
+            seen[f"valid:{capsule['seqId']}"] += 1
+
+    for text in errors:
+        err = json.loads(text)
+        assert text == json.dumps(err, sort_keys=True)
+        assert (err["schema"], err["revision"], err["wiki"]) == ("EventError", 14035058, "")
+        assert err["recvFrom"] == "backfill-test" and "dt" not in err
+        ev = err["event"]
+        raw_event = ev["rawEvent"]
+        if ev["code"] == "validation":
+            exp = expected[json.loads(raw_event)["seqId"]]
+        elif raw_event in by_line:
+            exp = by_line[raw_event]
+        else:
+            exp = expected[int(raw_event.split("\t")[2])]
+            assert raw_event == exp.line
+        assert ev["code"] == exp.code, (exp.kind, ev)
+        assert (ev["schema"], ev["revision"]) == (exp.schema, exp.revision), exp.kind
+        if exp.message is not None:
+            assert ev["message"] == exp.message, exp.kind
+        elif exp.kind in ("unknown_schema", "unknown_revision"):
+            assert ev["message"].startswith(
+                f"Schema {exp.schema} revision {exp.revision} not found in "
+            )
+        else:  # a line the format does not match: the message is the compiled pattern
+            assert ev["message"].startswith("(?P<capsule>"), exp.kind
+        seen[f"{exp.kind}:{exp.seq_id}"] += 1
+
+    # every generated line came out exactly once, as what it should have become
+    want = Counter(f"{s.kind}:{s.seq_id}" for s in h3 + h5)
+    assert seen == want
+
+    # spec §12 on one line: with TABs ip and userAgent split where they should; collapsed, the
+    # greedy %{ip}i takes all but the last blank-separated token of the user agent
+    kept, collapsed = tab_capsules[900001], tab_capsules[900002]
+    assert kept["ip"] == "1.2.3.4"
+    assert kept["userAgent"]["browser_family"] == "Chrome"
+    assert kept["userAgent"]["browser_major"] == "61"
+    assert collapsed["ip"] == '1.2.3.4 "' + CHROME.rsplit(" ", 1)[0]
+    assert collapsed["userAgent"]["browser_family"] != "Chrome"
+    assert kept["event"] == collapsed["event"]
+
+    # the blacklisted writer got the same minus PaintTiming
+    bl_topics = _read_topics(out_bl)
+    assert (
+        "eventlogging_PaintTiming" not in bl_topics and "eventlogging_EventError" not in bl_topics
+    )
+    for t, lines in bl_topics.items():
+        assert sorted(lines) == sorted(topics[t])
+
+    # the account: per hour and schema, read = valid + validation + processor, as generated
+    acc = json.loads(report.read_text())
+    assert [(h["hour"], h["status"]) for h in acc["hours"]] == [
+        ("2024-01-05T03:00Z", "ok"),
+        ("2024-01-05T04:00Z", "missing"),
+        ("2024-01-05T05:00Z", "ok"),
+    ]
+    want_rows: dict[tuple[str, str], Counter[str]] = {}
+    for hour, lines in (("2024-01-05T03:00Z", h3), ("2024-01-05T05:00Z", h5)):
+        for s in lines:
+            want_rows.setdefault((hour, s.schema), Counter())[s.code or "valid"] += 1
+    want_rows[("2024-01-05T03:00Z", base.schema)]["valid"] += 2
+    got_rows = {(r["hour"], r["schema"]): r for r in acc["rows"]}
+    assert set(got_rows) == set(want_rows)
+    for key, c in want_rows.items():
+        r = got_rows[key]
+        assert r["read"] == r["valid"] + r["validation"] + r["processor"] == sum(c.values())
+        assert (r["valid"], r["validation"], r["processor"]) == (
+            c["valid"],
+            c["validation"],
+            c["processor"],
+        ), key
+    paint_valid = sum(c["valid"] for (_, s), c in want_rows.items() if s == "PaintTiming")
+    assert acc["totals"]["blacklisted"] == paint_valid  # the second writer takes no errors
+    assert acc["written"][f"file://{out}"] == {t: len(v) for t, v in _read_topics(out).items()}
+    assert acc["failures"] == [] and acc["ok"] is True
+    # the same account next to the file outputs
+    assert len(list(out.glob("_backfill-account-*.json"))) == 1
