@@ -50,8 +50,7 @@ CAPSULE_NOT_MATCHED = "'capsule' was not matched in line, but it is required"
 
 _NCSA_FORMAT = "%Y-%m-%dT%H:%M:%S"
 _STRIP = "?;"
-# A "%" that does not start a two-hex-digit escape is kept as is (urllib's lenient rule).
-_LONE_PERCENT = re.compile("%(?![0-9A-Fa-f]{2})")
+_json_loads = json.JSONDecoder().decode
 _WHITESPACE = re.compile(r"\s")
 
 
@@ -76,20 +75,16 @@ def _decode_qson_nospace(text: str) -> Any:
     """:func:`decode_qson` for text without whitespace (what ``%q`` matches).
 
     Well-formed escapes are decoded by ``binascii.a2b_qp`` (quoted-printable uses ``=XX`` and,
-    in header mode, ``_`` for a space): the text is re-spelled in that alphabet first. Text with
-    a lone ``%`` takes the pure-Python route so that the ``%`` survives unchanged.
+    in header mode, ``_`` for a space): the text is re-spelled in that alphabet first. When every
+    ``%`` starts a valid escape the result is exactly ``2 * count('%')`` bytes shorter than the
+    input; otherwise (a lone ``%`` that must survive unchanged) the pure-Python route is taken.
     """
-    body = text.strip(_STRIP)
-    if _LONE_PERCENT.search(body) is not None:
+    body = text.strip(_STRIP).encode("utf-8", "surrogatepass")
+    raw = body.replace(b"=", b"=3D").replace(b"_", b"=5F").replace(b"+", b"_").replace(b"%", b"=")
+    decoded = binascii.a2b_qp(raw, header=True)
+    if len(decoded) != len(body) - 2 * body.count(b"%"):
         return _decode_qson_slow(text)
-    raw = (
-        body.encode("utf-8", "surrogatepass")
-        .replace(b"=", b"=3D")
-        .replace(b"_", b"=5F")
-        .replace(b"+", b"_")
-        .replace(b"%", b"=")
-    )
-    return json.loads(binascii.a2b_qp(raw, header=True).decode("utf-8"))
+    return _json_loads(decoded.decode("utf-8"))
 
 
 # --------------------------------------------------------------------------- time
@@ -257,6 +252,11 @@ class LogParser:
         self._line_casters = [(n, c) for n, c in self._fields if c is not None and n != "capsule"]
         self._all_casters = {n: c for n, c in self._fields if c is not None}
         self.field_names = frozenset(n for n, _ in self._fields)
+        # The reference pairs casters (format order) with group names sorted by match position.
+        # They can differ only if the format's own text is regex syntax (optional or nested
+        # groups); otherwise every group matches, in format order, and the check is skipped.
+        literal = _SPECIFIER_RE.sub("", fmt)
+        self._static_order = not any(ch in literal for ch in "()|?*+{}[]")
 
     def __repr__(self) -> str:
         return f"LogParser({self.format!r})"
@@ -274,9 +274,7 @@ class LogParser:
             raise LogParseError(CAPSULE_NOT_MATCHED, (self.pattern, line))
         groups = m.groupdict()
         fields = self._fields
-        if len(fields) > 1:
-            # The reference pairs casters (format order) with group names sorted by match
-            # position; these differ only for exotic formats with optional groups.
+        if not self._static_order:
             order = sorted(groups, key=m.start)
             if order != [n for n, _ in fields]:
                 fields = list(zip(order, [c for _, c in self._fields], strict=False))

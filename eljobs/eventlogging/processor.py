@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
-from eljobs.eventlogging.logformat import LogParser
+from eljobs.eventlogging.logformat import LogParser, capsule_uuid
 from eljobs.eventlogging.schemas import SchemaRepository
 from eljobs.eventlogging.validation import CompiledSchema
 
@@ -96,9 +96,12 @@ OUTPUT_SPARK_DDL = ", ".join(
 """The same columns as a Spark DDL fragment (``kind string, ..., revision bigint, ...``)."""
 
 
+_ENCODE = json.JSONEncoder(sort_keys=True).encode
+
+
 def serialize(obj: Any) -> str:
     """The reference writers' JSON: keys sorted recursively, ``", "``/``": "``, ASCII only."""
-    return json.dumps(obj, sort_keys=True)
+    return _ENCODE(obj)
 
 
 def _message(exc: BaseException) -> str:
@@ -166,11 +169,13 @@ class Processor:
         self._hostname = hostname
         self.clock = clock
         self._compiled: dict[tuple[Any, Any], CompiledSchema | Exception] = {}
+        self._checked: dict[tuple[str, int], CompiledSchema] = {}
         self.stats = {"fast_invalid_but_jsonschema_valid": 0}
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_compiled"] = {}  # compiled validators are rebuilt where the processor runs
+        state["_checked"] = {}
         state["parser"] = None
         return state
 
@@ -215,14 +220,26 @@ class Processor:
         capsule.pop("clientValidated", None)
         capsule.pop("isTruncated", None)
         try:
-            scid = capsule_scid(capsule)
-            if scid is None:
-                raise _ValidationFailed(SCID_MISSING)
-            name, revision = scid
-            problem = _scid_problem(name, revision)
-            if problem is not None:
-                raise _ValidationFailed(problem)
-            compiled = self.compiled(name, revision)
+            name = capsule.get("schema")
+            revision = capsule.get("revision")
+            # Fast path: a plain scid already checked and compiled (exact types, since 1.0 and
+            # True hash like 1 but are not valid revisions of the same kind).
+            compiled = (
+                self._checked.get((name, revision))
+                if type(name) is str and type(revision) is int and "meta" not in capsule
+                else None
+            )
+            if compiled is None:
+                scid = capsule_scid(capsule)
+                if scid is None:
+                    raise _ValidationFailed(SCID_MISSING)
+                name, revision = scid
+                problem = _scid_problem(name, revision)
+                if problem is not None:
+                    raise _ValidationFailed(problem)
+                compiled = self.compiled(name, revision)
+                if type(name) is str and type(revision) is int:
+                    self._checked[(name, revision)] = compiled
             if not compiled.is_valid(capsule):
                 message = compiled.first_error(capsule)
                 if message is not None:
@@ -234,8 +251,6 @@ class Processor:
             return self._error(raw, _message(exc), "processor", capsule)
         if "dt" not in capsule and "timestamp" not in capsule:
             # The reference computes the uuid again here, from the then current time.
-            from eljobs.eventlogging.logformat import capsule_uuid
-
             capsule["uuid"] = capsule_uuid(capsule, clock=self.clock)
         value = serialize(capsule)
         try:
