@@ -142,6 +142,27 @@ class _ValidationFailed(Exception):
     pass
 
 
+# Compiled schemas by content, for the life of the process: Spark reuses its Python workers, so
+# a schema is compiled once per worker even though each task unpickles a fresh Processor.
+_SHARED_COMPILED: dict[str, CompiledSchema | Exception] = {}
+
+
+def _compile_shared(doc: Any) -> CompiledSchema:
+    key = serialize(doc)
+    found = _SHARED_COMPILED.get(key)
+    if found is None:
+        try:
+            found = CompiledSchema(doc)
+        except Exception as exc:
+            found = exc
+        if len(_SHARED_COMPILED) > 10_000:
+            _SHARED_COMPILED.clear()
+        _SHARED_COMPILED[key] = found
+    if isinstance(found, Exception):
+        raise found.with_traceback(None)  # a cached error: do not grow its traceback
+    return found
+
+
 class Processor:
     """Processes raw lines one at a time; picklable until first used, caches per scid.
 
@@ -199,12 +220,12 @@ class Processor:
         found = self._compiled.get(key)
         if found is None:
             try:
-                found = CompiledSchema(self.schemas.get(name, revision))
+                found = _compile_shared(self.schemas.get(name, revision))
             except Exception as exc:  # cached too: every event of the scid gets the same error
                 found = exc
             self._compiled[key] = found
         if isinstance(found, Exception):
-            raise found
+            raise found.with_traceback(None)  # a cached error: do not grow its traceback
         return found
 
     def process(self, raw: str) -> Outcome:

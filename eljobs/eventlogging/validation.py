@@ -21,6 +21,7 @@ from typing import Any
 
 from jsonschema import Draft3Validator
 from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
 
 __all__ = [
     "CAPSULE_SCHEMA",
@@ -62,11 +63,37 @@ CAPSULE_SCHEMA: dict[str, Any] = {
 }
 
 
+_SUBSCHEMA_MAPS = ("properties", "patternProperties", "dependencies")
+_SUBSCHEMA_ONE_OR_MANY = ("items", "additionalItems", "additionalProperties", "extends", "type")
+
+
+def _strip_dialects(node: Any) -> None:
+    """Remove ``$schema`` from every schema position, in place.
+
+    Draft 3 ignores ``$schema`` below the top level, as jsonschema 2.6 (the reference's) did;
+    jsonschema 4 switches to the named draft when it descends into such a subschema, which
+    would validate an event schema declaring draft 4 as draft 4 (spec §8.3 says draft 3).
+    """
+    if not isinstance(node, dict):
+        return
+    node.pop("$schema", None)
+    for key in _SUBSCHEMA_MAPS:
+        sub = node.get(key)
+        if isinstance(sub, dict):
+            for value in sub.values():
+                _strip_dialects(value)
+    for key in _SUBSCHEMA_ONE_OR_MANY:
+        sub = node.get(key)
+        for value in sub if isinstance(sub, list) else [sub]:
+            _strip_dialects(value)
+
+
 def encapsulate(event_schema: Mapping[str, Any]) -> dict[str, Any]:
     """The combined schema the reference validates with: a copy of the capsule schema whose
     ``event`` is the event schema with ``additionalProperties: false`` at its top level
-    (unless it sets the key itself)."""
+    (unless it sets the key itself). ``$schema`` keys inside are dropped (draft 3 throughout)."""
     event = copy.deepcopy(dict(event_schema))
+    _strip_dialects(event)
     event.setdefault("additionalProperties", False)
     combined = copy.deepcopy(CAPSULE_SCHEMA)
     combined["properties"]["event"] = event  # replaced in place: same position
@@ -338,11 +365,15 @@ class CompiledSchema:
     """One encapsulated schema: a fast ``is_valid`` and jsonschema's first error message."""
 
     def __init__(self, event_schema: Mapping[str, Any]) -> None:
-        self.schema = encapsulate(event_schema)
+        # Like the reference, check the event schema against the metaschema its own "$schema"
+        # names (draft 3 without one); validation is draft 3 regardless (spec §8.3).
+        checker = validator_for(dict(event_schema), default=Draft3Validator)
         try:
-            Draft3Validator.check_schema(self.schema)
+            checker.check_schema(dict(event_schema))
         except SchemaError as exc:
-            raise InvalidSchema(f"not a valid draft-3 JSON schema: {exc.message}") from exc
+            draft = "draft-3" if checker is Draft3Validator else str(event_schema.get("$schema"))
+            raise InvalidSchema(f"not a valid {draft} JSON schema: {exc.message}") from exc
+        self.schema = encapsulate(event_schema)
         self.validator = Draft3Validator(self.schema)
         fast = compile_checker(self.schema)
         self.generated = fast is not None

@@ -255,6 +255,38 @@ def test_invalid_schema_is_reported() -> None:
         CompiledSchema({"properties": {"a": {"type": 5}}})
 
 
+def test_later_draft_schema_is_checked_by_its_draft_but_validated_as_draft3() -> None:
+    schema = {
+        "$schema": "http://json-schema.org/draft-04/schema#",
+        "type": "object",
+        "required": ["a"],  # draft 3 reads a list as a truthy flag: "event" becomes required
+        "properties": {"a": {"type": "string"}, "o": {"type": "object", "required": ["b"]}},
+    }
+    compiled = CompiledSchema(schema)
+    reference = Draft3Validator(encapsulate(schema))
+    base = {"schema": "S", "revision": 1, "wiki": "w", "recvFrom": "r", "uuid": "u"}
+    cases = [
+        base,  # no event: invalid, the list made it required
+        {**base, "event": {}},  # "a" is not required in draft 3, but "o" is (a truthy list)
+        {**base, "event": {"o": {}}},  # "b" is not required inside "o"
+        {**base, "event": {"o": 1}},
+    ]
+    for capsule in cases:
+        assert compiled.is_valid(capsule) is reference.is_valid(capsule), capsule
+    assert [compiled.is_valid(c) for c in cases] == [False, False, True, False]
+    assert [compiled.first_error(c) for c in cases] == [
+        "'event' is a required property",
+        "'o' is a required property",  # draft 3's reading, not draft 4's "'a' is a required..."
+        None,
+        "1 is not of type 'object'",
+    ]
+    # "$schema" goes from schema positions only, not from properties of that name
+    combined = encapsulate({"properties": {"$schema": {"$schema": "x", "type": "string"}}})
+    assert combined["properties"]["event"]["properties"] == {"$schema": {"type": "string"}}
+    with pytest.raises(InvalidSchema, match="not a valid http://json-schema.org/draft-04/"):
+        CompiledSchema({"$schema": "http://json-schema.org/draft-04/schema#", "required": True})
+
+
 def test_json_equal_matches_jsonschema_enum_semantics() -> None:
     assert json_equal(1, 1.0) and not json_equal(True, 1) and not json_equal(0, False)
     assert json_equal([1, {"a": True}], [1.0, {"a": True}])
