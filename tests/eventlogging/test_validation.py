@@ -283,7 +283,7 @@ def test_later_draft_schema_is_checked_by_its_draft_but_validated_as_draft3() ->
     # "$schema" goes from schema positions only, not from properties of that name
     combined = encapsulate({"properties": {"$schema": {"$schema": "x", "type": "string"}}})
     assert combined["properties"]["event"]["properties"] == {"$schema": {"type": "string"}}
-    with pytest.raises(InvalidSchema, match="not a valid http://json-schema.org/draft-04/"):
+    with pytest.raises(InvalidSchema, match=r"not a valid http://json-schema\.org/draft-04/"):
         CompiledSchema({"$schema": "http://json-schema.org/draft-04/schema#", "required": True})
 
 
