@@ -104,6 +104,15 @@ def serialize(obj: Any) -> str:
     return _ENCODE(obj)
 
 
+def render_topic(template: str | None, capsule: dict[str, Any]) -> str | None:
+    """``template.format(**capsule)`` (spec §10); with no template, the capsule's own ``topic``
+    (None when it has none). Raises what ``str.format`` raises for a missing key."""
+    if not template:
+        topic = capsule.get("topic")
+        return topic if topic is None or isinstance(topic, str) else str(topic)
+    return template.format(**capsule)
+
+
 def _message(exc: BaseException) -> str:
     # The reference reports an exception's first argument (so "utf-8" for bad UTF-8, the
     # pattern for a line that does not match).
@@ -164,10 +173,12 @@ def _compile_shared(doc: Any) -> CompiledSchema:
 
 
 class Processor:
-    """Processes raw lines one at a time; picklable until first used, caches per scid.
+    """Processes raw lines one at a time, caching compiled schemas per scid.
 
-    ``hostname`` is the EventError ``recvFrom`` (default: this host's FQDN), ``clock`` the
-    source of Unix time (EventError ``timestamp``; uuid of capsules without ``dt``).
+    Picklable (the caches are left behind and rebuilt where it is unpickled). ``hostname`` is
+    the EventError ``recvFrom`` (default: this host's FQDN), ``clock`` the source of Unix time
+    (EventError ``timestamp``; uuid of capsules without ``dt``). A ``topic_template`` of None
+    routes by the capsule's own ``topic`` field (as the reference writers without ``topic=``).
     ``invalid_topic_template`` defaults to ``topic_template`` (the reference's bare
     ``--output-invalid``: ``eventlogging_{schema}`` gives ``eventlogging_EventError``).
     """
@@ -177,7 +188,7 @@ class Processor:
         log_format: str,
         schemas: SchemaRepository,
         *,
-        topic_template: str = "eventlogging_{schema}",
+        topic_template: str | None = "eventlogging_{schema}",
         invalid_topic_template: str | None = None,
         hostname: str | None = None,
         clock: Callable[[], float] = time.time,
@@ -275,7 +286,7 @@ class Processor:
             capsule["uuid"] = capsule_uuid(capsule, clock=self.clock)
         value = serialize(capsule)
         try:
-            topic: str | None = self.topic_template.format(**capsule)
+            topic = render_topic(self.topic_template, capsule)
         except (KeyError, IndexError, AttributeError, TypeError, ValueError):
             topic = None
         return (
@@ -329,7 +340,7 @@ class Processor:
     ) -> tuple[Kind, str, int, str | None, str | None, str | None]:
         error = self.event_error(raw_event, message, code, parsed)
         try:
-            topic: str | None = self.invalid_topic_template.format(**error)
+            topic = render_topic(self.invalid_topic_template, error)
         except (KeyError, IndexError, AttributeError, TypeError, ValueError):
             topic = None
         schema = error["event"]["schema"]

@@ -317,6 +317,9 @@ def test_topic_templates(repo: SchemaRepository) -> None:
     assert (o.kind, o.topic) == ("valid", None)  # unroutable, counted by the caller
     assert missing.process(line(capsule(topic="t"))).topic == "el_t"
     assert missing.process("").topic is None  # the EventError has no "topic" either
+    own = Processor(PRODUCTION_FORMAT, repo, topic_template=None, hostname="h")
+    assert own.process(line(capsule(topic="client_topic"))).topic == "client_topic"
+    assert own.process(line(capsule())).topic is None
 
 
 # ------------------------------------------------------------------ batches, pickling
