@@ -88,11 +88,15 @@ def _normalize_expr(c: Column, dt: DataType) -> Column:
             return c
         # Rebuilding with struct() (named_struct) turns a NULL struct into a struct of NULLs:
         # kept on purpose for parity with the reference.
-        return F.struct(
-            *[
-                _normalize_expr(c.getField(f.name), f.dataType).alias(sanitize_field_name(f.name))
-                for f in dt.fields
-            ]
+        return _nullable(
+            F.struct(
+                *[
+                    _normalize_expr(c.getField(f.name), f.dataType).alias(
+                        sanitize_field_name(f.name)
+                    )
+                    for f in dt.fields
+                ]
+            )
         )
     widened = _widen(dt)
     return c.cast(widened) if widened != dt else c
@@ -270,14 +274,14 @@ def _conform_expr(c: Column, src: DataType, dst: DataType, path: str) -> Column:
                 else _conform_expr(c.getField(f.name), sf.dataType, f.dataType, sub)
             )
             parts.append(e.alias(f.name))
-        return F.struct(*parts)
+        return _nullable(F.struct(*parts))
     if src == dst:
         return c
     if isinstance(dst, ArrayType) and isinstance(src, ArrayType):
         if _needs_rebuild(src.elementType, dst.elementType):
             return F.transform(
                 c, lambda x: _conform_expr(x, src.elementType, dst.elementType, f"{path}[]")
-            )
+            )  # elements are nullable: _conform_expr wraps rebuilt structs
         return c.try_cast(dst)
     if isinstance(dst, MapType) and isinstance(src, MapType):
         if _needs_rebuild(src.valueType, dst.valueType):
@@ -315,6 +319,13 @@ def conform_to_table(df: DataFrame, table_schema: StructType) -> DataFrame:
             e = _conform_expr(F.col(_quote(src.name)), src.dataType, f.dataType, f.name)
             cols.append(e.alias(f.name))
     return df.select(*cols)
+
+
+def _nullable(c: Column) -> Column:
+    """The same values typed nullable: struct(), transform() and transform_values() build
+    non-nullable results, while Hive columns, struct members and map values are nullable."""
+    # (CASE WHEN true THEN c END is folded by the analyzer and stays non-nullable.)
+    return F.when(c.isNull(), F.lit(None)).otherwise(c)
 
 
 # --------------------------------------------------------------------------------------------
