@@ -50,7 +50,6 @@ CAPSULE_NOT_MATCHED = "'capsule' was not matched in line, but it is required"
 
 _NCSA_FORMAT = "%Y-%m-%dT%H:%M:%S"
 _STRIP = "?;"
-_json_loads = json.JSONDecoder().decode
 _WHITESPACE = re.compile(r"\s")
 
 
@@ -84,7 +83,7 @@ def _decode_qson_nospace(text: str) -> Any:
     decoded = binascii.a2b_qp(raw, header=True)
     if len(decoded) != len(body) - 2 * body.count(b"%"):
         return _decode_qson_slow(text)
-    return _json_loads(decoded.decode("utf-8"))
+    return json.loads(decoded.decode("utf-8"))
 
 
 # --------------------------------------------------------------------------- time

@@ -189,7 +189,47 @@ def test_fast_qson_equals_urllib(text: str) -> None:
     assert outcome(decode_qson, text) == outcome(reference, text)
 
 
+def test_qson_bom_message_as_json_loads() -> None:
+    p = LogParser("%q")
+    assert parse_error(p, "?%EF%BB%BF%7B%7D") == (
+        "Unexpected UTF-8 BOM (decode using utf-8-sig): line 1 column 1 (char 0)"
+    )
+
+
 # ------------------------------------------------------------------ time
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.tuples(
+        st.integers(0, 9999),
+        st.integers(0, 13),
+        st.integers(0, 32),
+        st.integers(0, 25),
+        st.integers(0, 61),
+        st.integers(0, 61),
+    )
+)
+def test_fast_line_dt_equals_dateutil(parts: tuple[int, ...]) -> None:
+    """The fast path for the line's own date-time agrees with dateutil, errors included."""
+    import dateutil.parser
+
+    from eljobs.eventlogging import logformat
+
+    text = "{:04d}-{:02d}-{:02d}T{:02d}:{:02d}:{:02d}".format(*parts)
+    logformat._ISO_CACHE.clear()
+
+    def outcome(f: object) -> tuple[str, object]:
+        try:
+            return ("ok", f())  # type: ignore[operator]
+        except Exception as exc:
+            return (type(exc).__name__, exc.args[0])
+
+    def reference() -> str:
+        moment = dateutil.parser.parse(text)
+        return moment.replace(tzinfo=dt.UTC).isoformat().replace("+00:00", "Z")
+
+    assert outcome(lambda: iso8601_from_timestamp(text)) == outcome(reference)
 
 
 def test_line_dt_gets_z() -> None:
