@@ -246,6 +246,12 @@ class Processor:
     def process_tuple(self, raw: str) -> tuple[Kind, str, int, str | None, str | None, str | None]:
         """:meth:`process` as a plain tuple (kind, schema, revision, topic, value, message)."""
         try:
+            return self._process(raw)
+        except Exception as exc:  # e.g. a capsule too deeply nested to serialize: never lost
+            return self._error(raw, _message(exc), "processor", None)
+
+    def _process(self, raw: str) -> tuple[Kind, str, int, str | None, str | None, str | None]:
+        try:
             capsule = self.parser.parse(raw)
         except Exception as exc:
             return self._error(raw, _message(exc), "processor", None)

@@ -272,6 +272,12 @@ def test_parse_failure_messages(proc: Processor, text: str, message: str | None)
     assert ev["message"] == (message or proc.parser.pattern)
 
 
+def test_deeply_nested_json_is_a_processor_error(proc: Processor) -> None:
+    deep = "?" + "%5B" * 100_000 + "%5D" * 100_000
+    ev = error_event(proc.process(deep + '\ts\t1\t2013-01-19T23:16:38\t-\t"x"'))
+    assert ev["code"] == "processor" and "recursion" in ev["message"]
+
+
 def test_long_user_agent_and_app_quirk(proc: Processor) -> None:
     ev = error_event(proc.process(line(capsule(), ua="a" * 799)))
     assert ev["message"] == "User Agent string length (801) longer than the allowed 800 chars"
