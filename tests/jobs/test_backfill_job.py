@@ -211,3 +211,53 @@ def test_backfill_end_to_end(spark: Any, schemas_dir: Path, tmp_path: Path) -> N
     assert acc["failures"] == [] and acc["ok"] is True
     # the same account next to the file outputs
     assert len(list(out.glob("_backfill-account-*.json"))) == 1
+
+
+def test_backfill_to_kafka_with_key_blacklist_and_separate_invalid_output(
+    spark: Any, schemas_dir: Path, tmp_path: Path
+) -> None:
+    from eljobs.testing.broker import EmbeddedBroker, read_topic
+
+    names = ("navigationtiming", "painttiming", "searchsatisfaction")
+    schemas = load_sample_schemas(names, source=schemas_dir)
+    write_sample_schemas(tmp_path / "schemas", names, source=schemas_dir)
+    lines = generate_lines(schemas, 60, hour=H3, seed=21, invalid_fraction=11 / 60)
+    write_text_hour(tmp_path / "raw/year=2024/month=1/day=5/hour=3", [s.line for s in lines])
+    errors_dir = tmp_path / "errors"
+    report = tmp_path / "account.json"
+    with EmbeddedBroker() as broker:
+        uri = (
+            f"kafka:///{broker.bootstrap_servers}?topic=eventlogging_{{schema}}"
+            "&key={wiki}&blacklist=^Paint&linger.ms=5"
+        )
+        code = main(
+            [
+                "--input_path", f"file://{tmp_path / 'raw'}",
+                "--input_path_datetime_format", "'year='yyyy/'month='MM/'day='dd/'hour='HH",
+                "--since", "2024-01-05T03:00:00Z",
+                "--until", "2024-01-05T04:00:00Z",
+                "--schemas_path", str(tmp_path / "schemas"),
+                "--output", uri,
+                "--output_invalid", f"file://{errors_dir}?topic=errors",
+                "--create_topics",
+                "--report_path", str(report),
+            ]
+        )  # fmt: skip
+        assert code == 0
+        acc = json.loads(report.read_text())
+        valid = [s for s in lines if s.kind == "valid"]
+        want = Counter(f"eventlogging_{s.schema}" for s in valid if s.schema != "PaintTiming")
+        assert acc["written"][uri] == dict(want)
+        assert acc["totals"]["blacklisted"] == sum(s.schema == "PaintTiming" for s in valid)
+        msgs = read_topic(broker.bootstrap_servers, "eventlogging_NavigationTiming")
+    assert len(msgs) == want["eventlogging_NavigationTiming"]
+    by_seq = {s.seq_id: s for s in valid}
+    for m in msgs:
+        capsule = json.loads(bytes(m["value"]))  # type: ignore[arg-type]
+        exp = by_seq[capsule["seqId"]]
+        assert capsule["event"] == exp.event
+        assert m["key"] == (exp.wiki or "").encode()
+    errors = _read_topics(errors_dir)
+    assert list(errors) == ["errors"]
+    assert len(errors["errors"]) == sum(s.kind != "valid" for s in lines) == 11
+    assert acc["written"][f"file://{errors_dir}?topic=errors"] == {"errors": 11}
