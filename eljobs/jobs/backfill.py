@@ -115,6 +115,11 @@ class Config(KafkaOptions):
         help="Where to write the JSON account (also written next to each file output).",
     )
 
+    def __post_init__(self) -> None:
+        # List options are split at commas, but a Kafka URI lists its brokers with commas:
+        # glue back every piece that does not start a URI of its own.
+        object.__setattr__(self, "output", rejoin_uris(self.output))
+
     def writers(self) -> list[WriterURI]:
         """The parsed ``--output`` URIs."""
         return [parse_writer_uri(u) for u in self.output]
@@ -156,6 +161,21 @@ class Config(KafkaOptions):
         if self.repartition < 0:
             problems.append(f"--repartition: expected 0 or more, found {self.repartition}")
         return problems
+
+
+_URI_START = re.compile(r"^(/|[A-Za-z][A-Za-z0-9+.-]*://)")
+
+
+def rejoin_uris(pieces: tuple[str, ...]) -> tuple[str, ...]:
+    """``("kafka:///a:1", "b:2?topic=t", "file:///d")`` → ``("kafka:///a:1,b:2?topic=t",
+    "file:///d")``: undo the comma split of a list option for URIs whose brokers have commas."""
+    out: list[str] = []
+    for piece in pieces:
+        if out and not _URI_START.match(piece):
+            out[-1] = f"{out[-1]},{piece}"
+        else:
+            out.append(piece)
+    return tuple(out)
 
 
 @dataclass

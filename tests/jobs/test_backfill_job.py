@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from eljobs.jobs.backfill import main
+from eljobs.config import ConfigError, parse_config
+from eljobs.jobs.backfill import Config, main
 from eljobs.testing.sample import (
     INVALID_KINDS,
     SampleLine,
@@ -27,8 +28,6 @@ from eljobs.testing.sample import (
     write_sequence_hour,
     write_text_hour,
 )
-
-pytestmark = pytest.mark.slow
 
 NAMES = ("navigationtiming", "editattemptstep", "searchsatisfaction", "painttiming")
 H3 = datetime(2024, 1, 5, 3, tzinfo=UTC)
@@ -51,6 +50,38 @@ CHROME = (
 )
 
 
+BASE = ["--input_path", "/in", "--since", "2024-01-05T03", "--until", "2024-01-05T05",
+        "--schemas_path", "/s1,/s2"]  # fmt: skip
+
+
+def test_config_outputs_with_broker_lists_and_bare_output_invalid() -> None:
+    cfg = parse_config(
+        Config,
+        [*BASE, "--output", "kafka:///h1:9092,h2:9092?topic=eventlogging_{schema}",
+         "--output", "file:///d", "--output_invalid"],
+    )  # fmt: skip
+    assert cfg.schemas_path == ("/s1", "/s2")
+    writers = cfg.writers()
+    assert [w.target for w in writers] == ["h1:9092,h2:9092", "file:///d"]
+    assert cfg.invalid_writer(writers) is writers[0]
+    cfg = parse_config(Config, [*BASE, "--output", "/d", "--output_invalid", "file:///e"])
+    assert cfg.invalid_writer(cfg.writers()).target == "file:///e"  # type: ignore[union-attr]
+    assert parse_config(Config, [*BASE, "--dry_run"]).invalid_writer([]) is None
+
+
+def test_config_problems_are_reported_together() -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(
+            Config,
+            ["--input_path", "/in", "--since", "2024-01-05T05", "--until", "2024-01-05T03",
+             "--schemas_path", "/s", "--output_invalid", "zmq://x"],
+        )  # fmt: skip
+    text = str(e.value)
+    assert "--output: at least one writer URI is required" in text
+    assert "must be after --since" in text
+    assert "--output_invalid: zmq://x: unknown writer scheme" in text
+
+
 def _read_topics(out: Path) -> dict[str, list[str]]:
     topics: dict[str, list[str]] = {}
     for d in sorted(out.glob("topic=*")):
@@ -70,6 +101,7 @@ def _awk_collapsed(line: str) -> str:
     return " ".join(line.split())
 
 
+@pytest.mark.slow
 def test_backfill_end_to_end(spark: Any, schemas_dir: Path, tmp_path: Path) -> None:
     schemas = load_sample_schemas(NAMES, source=schemas_dir)
     write_sample_schemas(tmp_path / "schemas", NAMES, source=schemas_dir)
@@ -213,6 +245,7 @@ def test_backfill_end_to_end(spark: Any, schemas_dir: Path, tmp_path: Path) -> N
     assert len(list(out.glob("_backfill-account-*.json"))) == 1
 
 
+@pytest.mark.slow
 def test_backfill_to_kafka_with_key_blacklist_and_separate_invalid_output(
     spark: Any, schemas_dir: Path, tmp_path: Path
 ) -> None:
