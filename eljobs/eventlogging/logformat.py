@@ -293,6 +293,12 @@ class LogParser:
         capsule = capsule_caster(groups["capsule"])
         if type(capsule) is not dict:
             raise LogParseError(NOT_AN_OBJECT, capsule)
+        if casters is self._all_casters and capsule.keys().isdisjoint(casters):
+            # The usual case: the client sent none of the format's fields.
+            for name, caster in line_casters:
+                capsule[name] = caster(groups[name])
+            capsule["uuid"] = capsule_uuid(capsule, clock=self.clock)
+            return capsule
         # Client-sent fields that are also format fields go through the same caster (in format
         # order; the reference iterates a set, so its choice among two failures is arbitrary).
         for name, caster in casters.items():

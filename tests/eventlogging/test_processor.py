@@ -111,6 +111,19 @@ def test_valid_capsule_serialization(proc: Processor) -> None:
     assert o.value == serialize(json.loads(o.value))
 
 
+def test_capsule_serialization_with_cached_user_agent_json(proc: Processor) -> None:
+    from eljobs.eventlogging.processor import _UA_PLACEHOLDER, serialize_capsule
+
+    parsed = proc.parser.parse(line(capsule()))
+    assert serialize_capsule(parsed) == serialize(parsed)
+    assert serialize_capsule(parsed) == serialize(parsed)  # second time from the cache
+    tricky = {**parsed, "event": {"value": _UA_PLACEHOLDER}}  # client data holds the marker
+    assert serialize_capsule(tricky) == serialize(tricky)
+    assert _UA_PLACEHOLDER in json.loads(serialize_capsule(tricky))["event"]["value"]
+    for other in ({**parsed, "userAgent": "s"}, {k: v for k, v in parsed.items() if k != "userAgent"}):
+        assert serialize_capsule(other) == serialize(other)
+
+
 def test_client_validated_and_is_truncated_are_dropped(proc: Processor) -> None:
     o = proc.process(line(capsule(clientValidated=True, isTruncated=False)))
     assert o.kind == "valid"
