@@ -44,3 +44,14 @@ def shared_data() -> Path:
 def schemas_dir(shared_data: Path) -> Path:
     """The 55 real legacy EventLogging schemas (Event Platform layout)."""
     return shared_data / "event-schemas-secondary"
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[object]:
+    """One embedded Tansu broker (memory storage, free loopback port) for the whole run.
+
+    Tests that kill or restart it must leave it running when they finish (``restart()``)."""
+    from eljobs.testing.broker import EmbeddedBroker
+
+    with EmbeddedBroker() as b:
+        yield b

@@ -1,0 +1,285 @@
+"""``python -m eljobs extract``: every message of Kafka topics for a time window, to files.
+
+Replaces the ``kafkacat -C -t TOPIC -p P -o OFFSET -c N`` step used to check what a topic holds
+for a window. The window is ``[ceil(since), floor(until))`` in whole hours, as in the other jobs;
+in each partition it runs from the first message whose timestamp is in the window to the first
+one at or after its end (Kafka's by-timestamp offsets; see :mod:`eljobs.io.kafka_source`).
+Partitions are read in parallel, one Spark partition per topic-partition.
+
+Output ``--output file:///DIR`` as ``DIR/topic=<topic>/part-*`` text files (topics extracted
+again are replaced, others kept):
+
+* ``--output_format value`` (default): the raw message values, one per line, ready to be fed
+  back to refine as raw JSON. A value that is null or holds a line break cannot be one line:
+  such messages are counted as rejected (per topic and hour) and the job exits 1; use
+  ``record`` for them.
+* ``--output_format record``: one JSON object per message with ``topic``, ``partition``,
+  ``offset``, ``timestamp`` (milliseconds since the epoch, as ``kafkacat -J``), ``key`` and
+  ``value`` (strings, or null).
+
+The job prints messages read per topic and hour (read = written + rejected) and writes the same
+account as a JSON report (``--report_path``; default ``<DIR>/_extract_report.json`` for a local
+output, else under the work folder).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from eljobs.config import effective_config, option
+from eljobs.io.kafka_source import plan_ranges, read_window
+from eljobs.jobs.base import job_main
+from eljobs.report import RunReport, default_report_path, format_table
+from eljobs.timewindow import ceil_hour, floor_hour, isoformat_z, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Config:
+    """Extract every message of Kafka topics for a time window into files."""
+
+    bootstrap_servers: str = option(help="Kafka bootstrap servers, host:port[,host:port...].")
+    topics: tuple[str, ...] = option((), help="Topics to read (comma separated).")
+    topics_regex: re.Pattern[str] | None = option(
+        None, help="Read every topic whose whole name matches this regex (instead of --topics)."
+    )
+    since: datetime = option(
+        help="Start of the window: ISO-8601 or a whole number of hours ago (rounded up to the "
+        "hour)."
+    )
+    until: datetime = option(
+        default_factory=utcnow,
+        default_doc="now",
+        help="End of the window: ISO-8601 or hours ago (rounded down to the hour; exclusive).",
+    )
+    output: str = option(help="Output folder URI, file:///DIR (or a plain path, hdfs://...).")
+    output_format: Literal["value", "record"] = option(
+        "value",
+        help="value: raw message values one per line; record: JSON with topic, partition, "
+        "offset, timestamp (ms), key and value.",
+    )
+    kafka_option: dict[str, str] = option(
+        default_factory=dict,
+        accumulate=True,
+        pair_sep="=",
+        prefix="kafka.",
+        help="Consumer setting with Spark's kafka. prefix, e.g. kafka.fetch.wait.max.ms=50 "
+        "(repeatable; properties files may carry kafka.* keys directly).",
+    )
+    kafka_reader: Literal["auto", "spark", "python"] = option(
+        "auto",
+        help="spark (Spark's Kafka source, needs the spark-sql-kafka-0-10 connector), python "
+        "(eljobs' Python Data Source reader) or auto (spark when the connector is present).",
+    )
+    kafka_timeout: float = option(
+        30.0, help="Seconds without any answer from the brokers before the job fails."
+    )
+    report_path: str | None = option(
+        None,
+        default_doc="<output>/_extract_report.json",
+        help="Where to write the JSON run report.",
+    )
+
+    def validate(self) -> list[str]:
+        """Every problem with the options."""
+        problems = []
+        if bool(self.topics) == (self.topics_regex is not None):
+            problems.append("give exactly one of --topics and --topics_regex")
+        if floor_hour(self.until) <= ceil_hour(self.since):
+            problems.append(
+                f"--since/--until: the window [{isoformat_z(ceil_hour(self.since))}, "
+                f"{isoformat_z(floor_hour(self.until))}) holds no whole hour"
+            )
+        for k in self.kafka_option:
+            if not k.startswith("kafka."):
+                problems.append(f"--kafka_option: expected kafka.<setting>=<value>, found {k!r}")
+        if self.kafka_timeout <= 0:
+            problems.append(f"--kafka_timeout: expected seconds > 0, found {self.kafka_timeout}")
+        if not self.output.strip():
+            problems.append("--output: expected file:///DIR")
+        return problems
+
+
+@dataclass
+class ExtractResult:
+    """Outcome of one extract run."""
+
+    ok: bool
+    reader: str
+    since: datetime
+    until: datetime
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    report_path: Path | None = None
+
+    @property
+    def read(self) -> int:
+        """Messages read in the window."""
+        return sum(int(r["read"]) for r in self.rows)
+
+    @property
+    def written(self) -> int:
+        """Messages written to the output."""
+        return sum(int(r["written"]) for r in self.rows)
+
+    def per_topic(self) -> dict[str, int]:
+        """Messages written per topic."""
+        out: dict[str, int] = {}
+        for r in self.rows:
+            out[r["topic"]] = out.get(r["topic"], 0) + int(r["written"])
+        return out
+
+
+def _output_path(uri: str) -> str:
+    return uri if "://" in uri else str(Path(uri).absolute())
+
+
+def _local_dir(uri: str) -> Path | None:
+    if uri.startswith("file://"):
+        return Path(uri[len("file://") :])
+    if "://" not in uri:
+        return Path(uri).absolute()
+    return None
+
+
+def run(spark: Any, cfg: Config) -> ExtractResult:
+    """Plan, read, write and account for one window."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    since, until = ceil_hour(cfg.since), floor_hour(cfg.until)
+    report = RunReport("extract", effective_config(cfg))
+    ranges = plan_ranges(
+        bootstrap_servers=cfg.bootstrap_servers,
+        topics=cfg.topics,
+        topics_regex=cfg.topics_regex,
+        since=since,
+        until=until,
+        options=cfg.kafka_option,
+        timeout_s=cfg.kafka_timeout,
+    )
+    topics = sorted({r.topic for r in ranges})
+    log.info(
+        "extract %s .. %s: %d partitions of %s",
+        isoformat_z(since),
+        isoformat_z(until),
+        len(ranges),
+        ", ".join(topics) or "(none with data)",
+    )
+    df, reader = read_window(
+        spark,
+        ranges,
+        bootstrap_servers=cfg.bootstrap_servers,
+        options=cfg.kafka_option,
+        reader=cfg.kafka_reader,
+        timeout_s=cfg.kafka_timeout,
+    )
+    log.info("extract reads with the %s Kafka reader", reader)
+
+    if cfg.output_format == "value":
+        line = F.col("value").cast("string")
+        rejected = F.col("value").isNull() | F.col("value").cast("string").rlike("[\\r\\n]")
+    else:
+        line = F.to_json(
+            F.struct(
+                F.col("topic"),
+                F.col("partition"),
+                F.col("offset"),
+                F.unix_millis(F.col("timestamp")).alias("timestamp"),
+                F.col("key").cast("string").alias("key"),
+                F.col("value").cast("string").alias("value"),
+            ),
+            {"ignoreNullFields": "false"},
+        )
+        rejected = F.lit(False)
+    shaped = df.select(
+        F.col("topic"),
+        # The session time zone is UTC (eljobs.spark); a string avoids Python's local zone.
+        F.date_format(F.col("timestamp"), "yyyy-MM-dd'T'HH:00:00'Z'").alias("hour"),
+        line.alias("line"),
+        rejected.alias("rejected"),
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        # Read once from Kafka (into the cache), then account and write from the cache.
+        counts = (
+            shaped.groupBy("topic", "hour")
+            .agg(F.count(F.lit(1)).alias("read"), F.sum(F.col("rejected").cast("int")).alias("rej"))
+            .orderBy("topic", "hour")
+            .collect()
+        )
+        out = _output_path(cfg.output)
+        (
+            shaped.filter(~F.col("rejected"))
+            .select("topic", "line")
+            .write.mode("overwrite")
+            .partitionBy("topic")
+            .text(out)
+        )
+    finally:
+        shaped.unpersist()
+
+    rows = []
+    for r in counts:
+        rej = int(r["rej"] or 0)
+        rows.append(
+            {
+                "topic": r["topic"],
+                "hour": r["hour"],
+                "read": int(r["read"]),
+                "written": int(r["read"]) - rej,
+                "rejected": rej,
+            }
+        )
+    for t in topics:
+        if not any(row["topic"] == t for row in rows):
+            rows.append({"topic": t, "hour": "-", "read": 0, "written": 0, "rejected": 0})
+    rejected_total = sum(r["rejected"] for r in rows)
+    ok = rejected_total == 0
+    table = format_table(
+        ["topic", "hour", "read", "written", "rejected"],
+        [[r["topic"], r["hour"], r["read"], r["written"], r["rejected"]] for r in rows]
+        + [
+            [
+                "TOTAL",
+                "",
+                sum(r["read"] for r in rows),
+                sum(r["written"] for r in rows),
+                rejected_total,
+            ]
+        ],
+        title=f"extract {isoformat_z(since)} .. {isoformat_z(until)} ({reader} reader) -> {out}",
+    )
+    print(table)
+    if rejected_total:
+        msg = (
+            f"{rejected_total} messages are null or hold a line break and cannot be written "
+            "one per line; rerun with --output_format record to keep them"
+        )
+        log.error(msg)
+        report.failures.append({"reason": msg, "count": rejected_total})
+    report.rows = rows
+    report.extra.update(
+        {
+            "window": {"since": isoformat_z(since), "until": isoformat_z(until)},
+            "reader": reader,
+            "partitions": len(ranges),
+            "output": out,
+        }
+    )
+    local = _local_dir(cfg.output)
+    path = cfg.report_path or (
+        str(local / "_extract_report.json") if local is not None else default_report_path("extract")
+    )
+    written_report = report.finish(ok).write(path)
+    print(f"report: {written_report}")
+    return ExtractResult(ok, reader, since, until, rows, written_report)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command-line entry: ``python -m eljobs extract [options]``."""
+    return job_main("extract", Config, run, argv)
