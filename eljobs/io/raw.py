@@ -10,7 +10,8 @@ gzip'ed) and plain files of raw lines exist too. This module
   ``file://`` and plain local paths all work, reporting hours with no input instead of
   skipping them;
 * resolves each file's format (``--input_format auto`` reads the first bytes: ``SEQ`` is a
-  SequenceFile; gzip, bzip2 or anything else is text with a key);
+  SequenceFile; gzip, bzip2 or anything else is text, with a key when its first line starts
+  with digits and a TAB, else raw lines);
 * reads every file into one DataFrame ``hour, file, raw`` (:func:`read_raw`), keeping the work
   in the JVM until the Python processing step:
 
@@ -104,7 +105,8 @@ def detect_format(head: bytes) -> tuple[FileFormat, str | None]:
     """Format and compression of a file from its first bytes (``--input_format auto``).
 
     ``SEQ`` starts a Hadoop SequenceFile; gzip and bzip2 magic numbers, or anything else, mean
-    text lines ``<seq>\\t<raw line>``. Returns ``(format, compression)``.
+    text (:func:`list_raw_input` then tells keyed text from raw lines by the first line).
+    Returns ``(format, compression)``.
     """
     if head.startswith(_SEQ_MAGIC):
         return "sequence", None
@@ -151,6 +153,25 @@ class _Hadoop:
     def fs(self, path: Any) -> Any:
         return path.getFileSystem(self.conf)
 
+    def first_line(self, path: Any, limit: int = 64) -> str:
+        """The start of the first line of a text file, decompressed by the codec Hadoop picks
+        from its name (at most ``limit`` characters)."""
+        factory = self.jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(self.conf)
+        codec = factory.getCodec(path)
+        stream = self.fs(path).open(path)
+        try:
+            if codec is not None:
+                stream = codec.createInputStream(stream)
+            chars = []
+            for _ in range(limit):
+                b = stream.read()
+                if b < 0 or b == 10:
+                    break
+                chars.append(b)
+            return bytes(chars).decode("utf-8", errors="replace")
+        finally:
+            stream.close()
+
     def head(self, path: Any, n: int = 4) -> bytes:
         stream = self.fs(path).open(path)
         try:
@@ -163,6 +184,13 @@ class _Hadoop:
             return bytes(buf.toByteArray())
         finally:
             stream.close()
+
+
+_KEYED = re.compile(r"^\d+\t")
+
+
+def _codec_ok(name: str, compression: str | None) -> bool:
+    return compression is None or name.lower().endswith(_CODEC_EXTENSIONS[compression])
 
 
 def _is_hidden(name: str) -> bool:
@@ -260,6 +288,14 @@ def _list_files(
             continue
         if input_format == "auto":
             fmt, compression = detect_format(hadoop.head(p))
+            # keyed text (`hdfs dfs -text` output) starts with the number and a TAB; a raw line
+            # starts with its query string
+            if (
+                fmt == "text"
+                and _codec_ok(p.getName(), compression)
+                and not _KEYED.match(hadoop.first_line(p))
+            ):
+                fmt = "lines"
         else:
             fmt = input_format  # type: ignore[assignment]
             if fmt != "sequence":

@@ -64,7 +64,8 @@ class Config(KafkaOptions):
     )
     input_format: Literal["auto", "sequence", "text", "lines"] = option(
         "auto",
-        help="Format of the input files: auto (by magic bytes: SEQ = sequence, else text), "
+        help="Format of the input files: auto (by content: SEQ = sequence; text whose first "
+        "line starts with digits and a TAB = text; other text = lines), "
         "sequence (Hadoop SequenceFile, any codec, value = the raw line), text (lines "
         "<seq>TAB<raw line>, gzip/bzip2/plain: the key is cut at the first TAB only) or "
         "lines (raw lines without key).",

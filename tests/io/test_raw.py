@@ -156,3 +156,21 @@ def test_corrupt_file_fails_naming_the_file(spark: Any, tmp_path: Path) -> None:
         read_raw(spark, hours).count()
     msg = str(err.value)
     assert "part-99999" in msg and "format sequence" in msg and "2024-01-05T03:00Z" in msg
+
+
+def test_auto_tells_keyed_text_from_raw_lines(spark: Any, tmp_path: Path) -> None:
+    d = tmp_path / "raw/2024/01/05/03"
+    d.mkdir(parents=True)
+    (d / "keyed.txt").write_text("17\t?q;\tcp1\n")
+    (d / "lines.txt").write_text("?q;\tcp1\n")
+    (d / "lines.gz").write_bytes(gzip.compress(b"?q;\tcp2\n"))
+    hours = list_raw_input(
+        spark, str(tmp_path / "raw"), since=H3, until=datetime(2024, 1, 5, 4, tzinfo=UTC)
+    )
+    formats = {f.path.rsplit("/", 1)[1]: f.format for f in hours[0].files}
+    assert formats == {"keyed.txt": "text", "lines.txt": "lines", "lines.gz": "lines"}
+    assert sorted(r.raw for r in read_raw(spark, hours).collect()) == [
+        "?q;\tcp1",
+        "?q;\tcp1",
+        "?q;\tcp2",
+    ]
