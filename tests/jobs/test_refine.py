@@ -1,0 +1,92 @@
+"""The refine and refine_monitor jobs from the command line: help, bad options, dry run, exit
+codes and the emailed reports (local SMTP server)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eljobs.jobs import refine, refine_monitor
+from eljobs.testing.smtp import LocalSmtpServer
+
+
+def _raw(tmp_path: Path) -> Path:
+    raw = tmp_path / "raw"
+    good = json.dumps({"schema": "Test", "event": {"OtherMessage": "hi"}, "wiki": "enwiki"})
+    for hour, lines in (("03", [good, good]), ("04", [good, "{broken"])):
+        d = raw / "eventlogging_Test" / f"year=2024/month=01/day=05/hour={hour}"
+        d.mkdir(parents=True)
+        (d / "part-00000.json").write_text("\n".join(lines) + "\n")
+    return raw
+
+
+def _args(tmp_path: Path, db: str) -> list[str]:
+    return [
+        "--input_path", str(tmp_path / "raw"),
+        "--input_path_regex", r"eventlogging_(.+)/year=(\d+)/month=(\d+)/day=(\d+)/hour=(\d+)",
+        "--input_path_regex_capture_groups", "table,year,month,day,hour",
+        "--output_path", str(tmp_path / "out"),
+        "--output_database", db,
+        "--since", "2024-01-05T03:00:00Z",
+        "--until", "2024-01-05T05:00:00Z",
+        "--report_path", str(tmp_path / "report.json"),
+    ]  # fmt: skip
+
+
+def test_help_and_bad_options(capsys: pytest.CaptureFixture[str]):
+    assert refine.main(["--help"]) == 0
+    assert "--dataframereader_options <map>" in capsys.readouterr().out
+    assert refine.main(["--input_path", "/x", "--input_database", "y"]) == 2
+    err = capsys.readouterr().err
+    assert "Only one of input_path or input_database is allowed." in err
+    assert "output_database is required." in err
+    assert refine_monitor.main(["--nope=1"]) == 2
+
+
+@pytest.mark.slow
+def test_dry_run_prints_targets_and_writes_nothing(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    _raw(tmp_path)
+    assert refine.main([*_args(tmp_path, "t_refine_job"), "--dry_run=true"]) == 0
+    out = capsys.readouterr().out
+    for hour in ("03", "04"):
+        line = (
+            f"file:{tmp_path}/raw/eventlogging_Test/year=2024/month=01/day=05/hour={hour} -> "
+            f"{tmp_path}/out/test/year=2024/month=1/day=5/hour={int(hour)}"
+        )
+        assert line in out
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_failed_hour_exits_1_and_emails_the_report_then_monitor_reports_it(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    _raw(tmp_path)
+    db = "t_refine_job"
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
+    with LocalSmtpServer() as smtp:
+        email = ["--should_email_report=true", f"--smtp_uri={smtp.uri}", "--to_emails=a@x.org"]
+        assert refine.main([*_args(tmp_path, db), *email]) == 1
+        out = capsys.readouterr().out
+        assert "refine: 2 targets, 1 failed" in out
+        report = json.loads((tmp_path / "report.json").read_text())
+        assert [r["status"] for r in report["rows"]] == ["refined", "failed"]
+        assert report["rows"][0]["read"] == 2 and report["rows"][0]["written"] == 2
+        assert "Encountered 1 corrupt records out of 2" in report["failures"][0]["error"]
+        assert len(smtp.messages) == 1
+        assert smtp.messages[0]["Subject"].startswith("Refine failures for job ")
+        assert "--table_include_regex=test" in smtp.messages[0].get_payload(decode=True).decode()
+
+        assert refine_monitor.main([*_args(tmp_path, db), *email]) == 1
+        assert len(smtp.messages) == 2
+        assert smtp.messages[1]["Subject"].startswith("RefineMonitor problem report for job ")
+        assert "Targets with failures (1)" in smtp.messages[1].get_payload(decode=True).decode()
+
+    # Nothing new: refine has nothing to do; the monitor still reports the failed hour.
+    assert refine.main(_args(tmp_path, db)) == 0
+    assert spark.table(f"{db}.test").count() == 2
