@@ -178,6 +178,7 @@ class _Generator:
         self.lines: list[str] = []
         self.consts: dict[str, Any] = {"json_equal": json_equal}
         self._names = itertools.count()
+        self.known: dict[str, str] = {}  # variable -> the single type its schema asserts
 
     def const(self, value: Any) -> str:
         name = f"C{next(self._names)}"
@@ -198,9 +199,31 @@ class _Generator:
         for key in schema:
             if key in _DRAFT3_KEYWORDS and key not in _GENERATED:
                 raise _Unsupported(key)
+        # The instance is valid when every keyword passes, so their order does not matter for
+        # the decision: check "type" first and let the other keywords rely on it.
+        if "type" in schema:
+            self.kw_type(schema["type"], schema, v, depth)
+            declared = schema["type"]
+            if isinstance(declared, str) and declared != "any":
+                self.known[v] = declared
         for key, value in schema.items():
-            if key in _DRAFT3_KEYWORDS:
+            if key in _DRAFT3_KEYWORDS and key != "type":
                 getattr(self, "kw_" + key)(value, schema, v, depth)
+
+    def guard(self, v: str, kind: str) -> str | None:
+        """The test that ``v`` is of ``kind`` (object, array, string, number): ``"True"`` when
+        its declared type implies it, None when it excludes it (the keyword never applies)."""
+        known = self.known.get(v)
+        if known is None:
+            return {
+                "object": f"isinstance({v}, dict)",
+                "array": f"isinstance({v}, list)",
+                "string": f"isinstance({v}, str)",
+                "number": f"(isinstance({v}, (int, float)) and not isinstance({v}, bool))",
+            }[kind]
+        if known == kind or (kind == "number" and known == "integer"):
+            return "True"
+        return None
 
     # Each keyword emits statements that `return False` when the instance fails it.
 
@@ -224,7 +247,10 @@ class _Generator:
     def kw_properties(self, value: Any, schema: dict[str, Any], v: str, depth: int) -> None:
         if not isinstance(value, dict):
             raise _Unsupported("properties")
-        self.emit(depth, f"if isinstance({v}, dict):")
+        test = self.guard(v, "object")
+        if test is None:
+            return
+        self.emit(depth, f"if {test}:")
         self.emit(depth + 1, "pass")
         for name, sub in value.items():
             if not isinstance(sub, dict):
@@ -249,9 +275,12 @@ class _Generator:
     def kw_additionalProperties(
         self, value: Any, schema: dict[str, Any], v: str, depth: int
     ) -> None:
+        test = self.guard(v, "object")
+        if test is None:
+            return
         if isinstance(value, dict):
             k, child = self.var(), self.var()
-            self.emit(depth, f"if isinstance({v}, dict):")
+            self.emit(depth, f"if {test}:")
             self.emit(depth + 1, f"for {k}, {child} in {v}.items():")
             self.emit(depth + 2, f"if {self._extras_test(schema, k)}:")
             self.emit(depth + 3, "pass")
@@ -259,18 +288,21 @@ class _Generator:
         elif not value:
             if not schema.get("patternProperties"):
                 props = self.const(frozenset(schema.get("properties", {})))
-                self.emit(depth, f"if isinstance({v}, dict) and not ({v}.keys() <= {props}):")
+                self.emit(depth, f"if {test} and not ({v}.keys() <= {props}):")
                 self.emit(depth + 1, "return False")
             else:
                 k = self.var()
-                self.emit(depth, f"if isinstance({v}, dict):")
+                self.emit(depth, f"if {test}:")
                 self.emit(depth + 1, f"for {k} in {v}:")
                 self.emit(depth + 2, f"if {self._extras_test(schema, k)}: return False")
 
     def kw_patternProperties(self, value: Any, schema: dict[str, Any], v: str, depth: int) -> None:
         if not isinstance(value, dict):
             raise _Unsupported("patternProperties")
-        self.emit(depth, f"if isinstance({v}, dict):")
+        test = self.guard(v, "object")
+        if test is None:
+            return
+        self.emit(depth, f"if {test}:")
         self.emit(depth + 1, "pass")
         for pattern, sub in value.items():
             k, child = self.var(), self.var()
@@ -284,7 +316,9 @@ class _Generator:
             raise _Unsupported("enum")
         strings = self.const(frozenset(e for e in value if isinstance(e, str)))
         others = [e for e in value if not isinstance(e, str)]
-        if others:
+        if self.known.get(v) == "string":  # a string only equals the string members
+            self.emit(depth, f"if {v} not in {strings}: return False")
+        elif others:
             rest = self.const(tuple(others))
             self.emit(
                 depth,
@@ -299,11 +333,9 @@ class _Generator:
             raise _Unsupported("non-numeric bound")
         exclusive = schema.get("exclusiveMinimum" if low else "exclusiveMaximum", False)
         op = ("<=" if exclusive else "<") if low else (">=" if exclusive else ">")
-        self.emit(
-            depth,
-            f"if isinstance({v}, (int, float)) and not isinstance({v}, bool) "
-            f"and {v} {op} {self.const(value)}: return False",
-        )
+        test = self.guard(v, "number")
+        if test is not None:
+            self.emit(depth, f"if {test} and {v} {op} {self.const(value)}: return False")
 
     def kw_minimum(self, value: Any, schema: dict[str, Any], v: str, depth: int) -> None:
         self._bound(value, schema, v, depth, low=True)
@@ -314,7 +346,9 @@ class _Generator:
     def _length(self, value: Any, v: str, depth: int, kind: str, op: str) -> None:
         if not isinstance(value, int) or isinstance(value, bool):
             raise _Unsupported("non-integer length")
-        self.emit(depth, f"if isinstance({v}, {kind}) and len({v}) {op} {value}: return False")
+        test = self.guard(v, {"str": "string", "list": "array"}[kind])
+        if test is not None:
+            self.emit(depth, f"if {test} and len({v}) {op} {value}: return False")
 
     def kw_minLength(self, value: Any, schema: dict[str, Any], v: str, depth: int) -> None:
         self._length(value, v, depth, "str", "<")
@@ -332,13 +366,18 @@ class _Generator:
         if not isinstance(value, str):
             raise _Unsupported("pattern")
         pat = self.const(re.compile(value))
-        self.emit(depth, f"if isinstance({v}, str) and not {pat}.search({v}): return False")
+        test = self.guard(v, "string")
+        if test is not None:
+            self.emit(depth, f"if {test} and not {pat}.search({v}): return False")
 
     def kw_items(self, value: Any, schema: dict[str, Any], v: str, depth: int) -> None:
         if not isinstance(value, dict):
             raise _Unsupported("tuple items")
+        test = self.guard(v, "array")
+        if test is None:
+            return
         child = self.var()
-        self.emit(depth, f"if isinstance({v}, list):")
+        self.emit(depth, f"if {test}:")
         self.emit(depth + 1, f"for {child} in {v}:")
         self.emit(depth + 2, "pass")
         self.node(value, child, depth + 2)
