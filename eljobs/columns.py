@@ -107,12 +107,16 @@ def is_wmf_hostname(host: Column) -> Column:
     ``en.wikipedia.nom.it`` → false. The result is never NULL.
     """
     # Strip every trailing dot after lower-casing, as the reference does before splitting.
-    stripped = F.regexp_replace(F.lower(host), r"\.+$", "")
+    stripped = F.rtrim(F.lower(host), F.lit("."))
     # The domains all have exactly two labels, so "the last two labels joined with a dot" is
     # everything after the second-to-last dot (the whole string when there is only one dot).
     last_two = F.substring_index(stripped, ".", -2)
     test = (F.length(host) <= MAX_HOSTNAME_LENGTH) & last_two.isin(*WMF_DOMAINS)
     return F.coalesce(test, F.lit(False))
+
+
+#: The characters Java's String.trim() removes (U+0000 to U+0020).
+_CONTROL_AND_SPACE = "".join(chr(c) for c in range(0x21))
 
 
 def _unknown_host() -> Column:
@@ -141,9 +145,15 @@ def normalized_host(host: Column) -> Column:
     """
     lowered = F.lower(host)
     without_port = F.substring_index(lowered, ":", 1)
-    collapsed = F.regexp_replace(without_port, r"[/.]+", ".")
+    # Regexes cost per row: collapse runs of "." and "/" only in the rare hosts that have them.
+    collapsed = F.when(
+        without_port.contains("/") | without_port.contains(".."),
+        F.regexp_replace(without_port, r"[/.]+", "."),
+    ).otherwise(without_port)
     # Java's String.split drops trailing empty strings; after collapsing there is at most one.
-    trimmed = F.regexp_replace(collapsed, r"\.$", "")
+    trimmed = F.when(
+        collapsed.endswith("."), collapsed.substr(F.lit(1), F.length(collapsed) - 1)
+    ).otherwise(collapsed)
     parts = F.split(trimmed, r"\.")
     n = F.size(parts)
     first = F.element_at(parts, 1)
@@ -166,7 +176,7 @@ def normalized_host(host: Column) -> Column:
         family.alias("project_family"),
     )
     # Java's trim() removes every character up to U+0020, not only spaces.
-    blank = host.isNull() | host.rlike(r"^[\x00-\x20]*$")
+    blank = host.isNull() | (F.trim(host, F.lit(_CONTROL_AND_SPACE)) == F.lit(""))
     unknown = blank | (n <= 1) | tld.rlike(r"^[0-9]+$")
     return F.when(unknown, _unknown_host()).otherwise(known)
 

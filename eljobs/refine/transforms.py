@@ -245,17 +245,61 @@ def deduplicate(df: DataFrame, *, context: TransformContext | None = None) -> Da
         ", ".join(f"{f.name} DESC" for f in order) or "nothing (any row)",
     )
     key_name = "__eljobs_dedup_key"
+    rank_name = "__eljobs_dedup_rank"
+    ordering = [f.column.desc_nulls_last() for f in order]
+    if _reads_cached_data(df):
+        return _deduplicate_rare(df, coalesce_sources(ids), ordering, key_name, rank_name)
     fake = F.concat(F.lit("fake_"), F.expr("uuid()"))
     keyed = df.withColumn(key_name, F.coalesce(coalesce_sources(ids), fake))
-    if not order:
+    if not ordering:
         return keyed.dropDuplicates([key_name]).drop(key_name)
-    rank_name = "__eljobs_dedup_rank"
-    window = Window.partitionBy(key_name).orderBy(*[f.column.desc_nulls_last() for f in order])
+    window = Window.partitionBy(key_name).orderBy(*ordering)
     return (
         keyed.withColumn(rank_name, F.row_number().over(window))
         .where(F.col(rank_name) == 1)
         .drop(rank_name, key_name)
     )
+
+
+def _reads_cached_data(df: DataFrame) -> bool:
+    """True when ``df``'s plan reads cached (persisted) data, so scanning it again is cheap."""
+    try:
+        plan = df._jdf.queryExecution().withCachedData().toString()
+    except Exception:  # not a classic JVM-backed DataFrame (e.g. Spark Connect)
+        return False
+    return "InMemoryRelation" in str(plan)
+
+
+def _deduplicate_rare(
+    df: DataFrame, key: Column, ordering: list[Column], key_name: str, rank_name: str
+) -> DataFrame:
+    """Deduplicate without shuffling every row, for input that is cheap to scan again.
+
+    Duplicates are rare, so only their keys are shuffled (a narrow aggregation), broadcast, and
+    used to split the frame: rows whose key is unique (or NULL: never dropped) pass through
+    untouched; only rows of duplicated keys are shuffled and ranked. Same result as ranking
+    every row, at the cost of three scans of the (cached) input.
+    """
+    keyed = df.withColumn(key_name, key)
+    dup_keys = (
+        keyed.where(F.col(key_name).isNotNull())
+        .groupBy(key_name)
+        .count()
+        .where(F.col("count") > 1)
+        .select(key_name)
+    )
+    unique = keyed.join(F.broadcast(dup_keys), key_name, "left_anti")
+    repeated = keyed.join(F.broadcast(dup_keys), key_name, "left_semi")
+    if ordering:
+        window = Window.partitionBy(key_name).orderBy(*ordering)
+        kept = (
+            repeated.withColumn(rank_name, F.row_number().over(window))
+            .where(F.col(rank_name) == 1)
+            .drop(rank_name)
+        )
+    else:
+        kept = repeated.dropDuplicates([key_name])
+    return unique.unionByName(kept).drop(key_name)
 
 
 def geocode_ip(
