@@ -61,6 +61,7 @@ def test_normalized_host(spark: Any) -> None:
         ("10.0.0.1:80", unknown),
         ("", unknown),
         ("   ", unknown),
+        ("\t\n", unknown),  # blank as Java's trim() sees it
         (None, unknown),
     ]
     ddl = (

@@ -125,6 +125,13 @@ def test_deduplicate_keeps_the_latest_and_never_drops_rows_without_ids(spark: An
     out = T.deduplicate(df)
     assert out.schema == df.schema
     assert_df_equality(_sorted(out), expected)
+    # Cached input takes the path that shuffles only the duplicated keys: same answer.
+    cached = df.cache()
+    try:
+        assert T._reads_cached_data(cached.select("k", "meta", "uuid"))
+        assert_df_equality(_sorted(T.deduplicate(cached)), expected)
+    finally:
+        cached.unpersist()
     assert T.deduplicate_eventlogging is T.deduplicate is T.deduplicate_eventbus
 
 
