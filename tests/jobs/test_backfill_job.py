@@ -294,3 +294,26 @@ def test_backfill_to_kafka_with_key_blacklist_and_separate_invalid_output(
     assert list(errors) == ["errors"]
     assert len(errors["errors"]) == sum(s.kind != "valid" for s in lines) == 11
     assert acc["written"][f"file://{errors_dir}?topic=errors"] == {"errors": 11}
+
+
+@pytest.mark.slow
+def test_dry_run_counts_and_writes_nothing(spark: Any, schemas_dir: Path, tmp_path: Path) -> None:
+    schemas = load_sample_schemas(("painttiming",), source=schemas_dir)
+    write_sample_schemas(tmp_path / "schemas", ("painttiming",), source=schemas_dir)
+    lines = generate_lines(schemas, 9, hour=H3, seed=5, invalid_fraction=1 / 3)
+    d = tmp_path / "raw/2024/01/05/03"
+    d.mkdir(parents=True)
+    (d / "raw.txt").write_text("".join(s.line + "\n" for s in lines))  # raw lines, no key
+    report = tmp_path / "account.json"
+    code = main(
+        [*BASE[2:6], "--input_path", str(tmp_path / "raw"), "--schemas_path",
+         str(tmp_path / "schemas"), "--dry_run", "--output", f"file://{tmp_path / 'out'}",
+         "--report_path", str(report)],
+    )  # fmt: skip
+    assert code == 0
+    assert not (tmp_path / "out").exists()
+    acc = json.loads(report.read_text())
+    assert acc["dry_run"] is True and acc["written"] == {}
+    assert acc["totals"]["read"] == 9
+    assert acc["totals"]["valid"] == sum(s.kind == "valid" for s in lines) == 6
+    assert [h["status"] for h in acc["hours"]] == ["ok", "missing"]
