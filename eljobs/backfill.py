@@ -103,6 +103,7 @@ def process_raw_lines(
     invalid_templates: Mapping[str, str] | None = None,
     hostname: str | None = None,
     raw_column: str = "raw",
+    drop: Sequence[str] = (),
 ) -> DataFrame:
     """Process every raw line of ``df[raw_column]`` as eventlogging-processor would.
 
@@ -125,6 +126,9 @@ def process_raw_lines(
         invalid_templates: extra columns rendered over EventErrors.
         hostname: EventError ``recvFrom`` (default: each executor's FQDN).
         raw_column: the column of raw lines.
+        drop: columns left out of the result inside the Python worker (e.g. ``raw`` and
+            ``message`` when only the serialized events are needed), which spares sending
+            them back to the JVM.
     """
     from pyspark.sql.types import LongType, StringType, StructField, StructType
 
@@ -147,6 +151,11 @@ def process_raw_lines(
     for f in OUTPUT_SCHEMA_FIELDS:
         fields.append(StructField(f.name, LongType() if str(f.type) == "int64" else StringType()))
     fields += [StructField(n, StringType()) for n in extra]
+    unknown = [c for c in drop if c not in {f.name for f in fields}]
+    if unknown:
+        raise ValueError(f"cannot drop {unknown}: not among {[f.name for f in fields]}")
+    fields = [f for f in fields if f.name not in drop]
+    keep = [f.name for f in fields]
     out_schema = StructType(fields)
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -155,6 +164,8 @@ def process_raw_lines(
             out = process_batch(batch, proc, raw_column=raw_column)
             if extra:
                 out = _add_template_columns(out, valid_templates, invalid_templates, extra)
+            if drop:
+                out = out.select(keep)
             yield out
 
     return df.mapInArrow(run, out_schema)

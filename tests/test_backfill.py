@@ -129,6 +129,8 @@ def test_process_raw_lines_and_account(spark: Any) -> None:
     for r in acc:
         assert r["read"] == r["valid"] + r["validation"] + r["processor"]
     out.unpersist()
+    slim = process_raw_lines(df, schemas=repo, drop=("raw", "message"))
+    assert slim.columns == ["hour", "kind", "schema", "revision", "topic", "value"]
 
 
 def test_summarize_routes_blacklists_and_counts_unroutable() -> None:

@@ -289,7 +289,8 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
         valid_templates=valid_templates,
         invalid_templates=invalid_templates,
         hostname=cfg.hostname,
-    ).drop("raw", "message")
+        drop=("raw", "message"),
+    )
     route_cols = ["topic", *sorted(valid_templates), *sorted(invalid_templates)]
     route_cols = [c for c in route_cols if not c.startswith("key_")]
     if not cfg.dry_run:
