@@ -182,7 +182,8 @@ _SHARED_COMPILED: dict[str, CompiledSchema | Exception] = {}
 
 
 def _compile_shared(doc: Any) -> CompiledSchema:
-    key = serialize(doc)
+    # repr() for what JSON cannot hold (YAML reads unquoted dates as date objects)
+    key = json.dumps(doc, sort_keys=True, default=repr)
     found = _SHARED_COMPILED.get(key)
     if found is None:
         try:

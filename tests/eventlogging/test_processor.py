@@ -363,6 +363,17 @@ def test_process_batch_appends_columns(proc: Processor) -> None:
     )
 
 
+def test_schema_with_yaml_date_values_compiles(tmp_path: Path) -> None:
+    folder = tmp_path / "Dated"
+    folder.mkdir()
+    (folder / "1.yaml").write_text(
+        "description: since 2020-01-01\nproperties:\n  d: {type: string, default: 2020-01-01}\n"
+    )
+    repo = SchemaRepository.from_paths([str(tmp_path)])
+    p = Processor(PRODUCTION_FORMAT, repo, hostname="h")
+    assert p.process(line(capsule({"d": "x"}, schema="Dated", revision=1))).kind == "valid"
+
+
 def test_processor_pickles_and_compiles_again(repo: SchemaRepository) -> None:
     proc = Processor(PRODUCTION_FORMAT, repo, hostname="h")
     first = proc.process(line(capsule()))
