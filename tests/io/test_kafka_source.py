@@ -1,0 +1,103 @@
+"""Kafka window source: topic resolution, options for Spark's own source (no connector here),
+and the Python Data Source reader against the real broker."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from eljobs.io.kafka_source import (
+    KafkaSourceError,
+    PartitionRange,
+    consumer_config,
+    plan_ranges,
+    read_window,
+    resolve_topics,
+    spark_source_options,
+)
+from eljobs.testing.broker import EmbeddedBroker, free_port
+
+
+def test_resolve_topics_by_list_and_by_regex() -> None:
+    have = ["a1", "a2", "b1", "__consumer_offsets"]
+    assert resolve_topics(have, ["b1", "a1", "b1"], None) == ["b1", "a1"]
+    assert resolve_topics(have, [], re.compile("a.")) == ["a1", "a2"]
+    assert resolve_topics(have, [], re.compile(".*")) == ["a1", "a2", "b1"]
+    with pytest.raises(KafkaSourceError, match="topics zz do not exist"):
+        resolve_topics(have, ["a1", "zz"], None)
+    with pytest.raises(KafkaSourceError, match="matches no topic"):
+        resolve_topics(have, [], re.compile("c.*"))
+
+
+def test_consumer_config_tunes_fetching_and_takes_user_settings() -> None:
+    conf = consumer_config("h:1", {"kafka.fetch.wait.max.ms": "5"})
+    assert conf["bootstrap.servers"] == "h:1"
+    assert conf["enable.partition.eof"] == "true"
+    assert conf["enable.auto.commit"] == "false"
+    assert conf["fetch.wait.max.ms"] == "5"
+
+
+def test_spark_source_options_read_the_same_window_by_timestamp() -> None:
+    ranges = [PartitionRange("t", 0, 0, 1000, 2000), PartitionRange("t", 1, 5, 1000, 2000)]
+    opts = spark_source_options(ranges, bootstrap_servers="b:1", options={"kafka.x.y": "1"})
+    assert opts["kafka.bootstrap.servers"] == "b:1"
+    assert json.loads(opts["assign"]) == {"t": [0, 1]}
+    assert json.loads(opts["startingOffsetsByTimestamp"]) == {"t": {"0": 1000, "1": 1000}}
+    assert json.loads(opts["endingOffsetsByTimestamp"]) == {"t": {"0": 2000, "1": 2000}}
+    assert opts["kafka.x.y"] == "1"
+
+
+def test_plan_fails_in_bounded_time_when_no_broker_answers() -> None:
+    servers = f"127.0.0.1:{free_port()}"
+    t = datetime(2024, 1, 1, tzinfo=UTC)
+    with pytest.raises(KafkaSourceError, match=servers):
+        plan_ranges(
+            bootstrap_servers=servers,
+            topics=["x"],
+            since=t,
+            until=t + timedelta(hours=1),
+            timeout_s=2,
+        )
+
+
+def test_reader_keeps_the_window_per_partition(spark: Any, broker: EmbeddedBroker) -> None:
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic = f"src_{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+    for f in admin.create_topics([NewTopic(topic, 2, 1)]).values():
+        f.result()
+    base = datetime(2024, 3, 1, 10, tzinfo=UTC)
+    ms = int(base.timestamp() * 1000)
+    p = Producer({"bootstrap.servers": broker.bootstrap_servers})
+    # Per partition, minutes -30 .. +90 every 10 minutes; the window is [10:00, 11:00).
+    for part in (0, 1):
+        for minute in range(-30, 91, 10):
+            p.produce(
+                topic,
+                f"{part}:{minute}".encode(),
+                partition=part,
+                timestamp=ms + minute * 60_000,
+            )
+    assert p.flush(10) == 0
+    ranges = plan_ranges(
+        bootstrap_servers=broker.bootstrap_servers,
+        topics=[topic],
+        since=base,
+        until=base + timedelta(hours=1),
+    )
+    assert sorted(r.partition for r in ranges) == [0, 1]
+    df, reader = read_window(spark, ranges, bootstrap_servers=broker.bootstrap_servers)
+    assert reader == "python"
+    assert df.rdd.getNumPartitions() == 2
+    rows = df.collect()
+    got = sorted((r["partition"], r["value"].decode()) for r in rows)
+    assert got == sorted((part, f"{part}:{m}") for part in (0, 1) for m in range(0, 60, 10))
+    assert all(r["topic"] == topic and r["timestampType"] == 0 for r in rows)
+    assert {r["offset"] for r in rows if r["partition"] == 0} == {3, 4, 5, 6, 7, 8}
