@@ -21,6 +21,7 @@ from eljobs.refine.flags import DONE_FLAG, FAILED_FLAG, decode_flag
 from eljobs.refine.monitor import run_monitor
 from eljobs.refine.options import RefineConfig
 from eljobs.refine.runner import run_refine
+from eljobs.refine.targets import TargetDiscoveryError
 
 if TYPE_CHECKING:
     from typing import Any as RawWriter
@@ -63,7 +64,11 @@ def _cfg(tmp_path: Path, db: str, *extra: str, until: datetime = H3) -> RefineCo
 
 
 def _statuses(result: Any) -> dict[str, str]:
-    return {r.partition_path.split("/out/")[1]: r.status for r in result.targets}
+    return _statuses_in(result, "/out/")
+
+
+def _statuses_in(result: Any, marker: str) -> dict[str, str]:
+    return {r.partition_path.split(marker)[1]: r.status for r in result.targets}
 
 
 def test_eventlogging_mode(spark: Any, tmp_path: Path, raw_writer: RawWriter, schemas_dir: Path):
@@ -114,6 +119,32 @@ def test_eventlogging_mode(spark: Any, tmp_path: Path, raw_writer: RawWriter, sc
     assert again.targets[0].written == 4
     assert spark.table(f"{db}.savetiming").where("hour = 3").count() == 4
 
+    # DB mode: the refined tables are the input; partitions [floor(since), floor(until)).
+    out_db = "t_refine_e2e_db"
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {out_db}")
+    db_args = [
+        f"--input_database={db}", f"--output_database={out_db}",
+        f"--output_path={tmp_path / 'out_db'}", "--table_include_regex=test|savetiming",
+        "--table_exclude_regex=save.*", f"--report_path={tmp_path / 'db.json'}",
+    ]  # fmt: skip
+    db_cfg = parse_config(
+        RefineConfig, [*db_args, "--since=2024-01-05T03:59:00Z", f"--until={H3.isoformat()}"]
+    )
+    from_db = run_refine(spark, db_cfg)
+    assert from_db.ok, from_db.failure_report
+    assert sorted(_statuses_in(from_db, "/out_db/")) == [
+        "test/year=2024/month=1/day=5/hour=3",
+        "test/year=2024/month=1/day=5/hour=4",
+    ]
+    assert spark.table(f"{out_db}.test").schema == spark.table(f"{db}.test").schema
+    assert spark.table(f"{out_db}.test").count() == 6
+    with pytest.raises(TargetDiscoveryError, match="since equal to until"):
+        run_refine(
+            spark,
+            parse_config(RefineConfig, [*db_args, "--since=2024-01-05T03:10:00Z",
+                                        "--until=2024-01-05T03:50:00Z"]),
+        )  # fmt: skip
+
 
 def _schema_repo(tmp_path: Path, schemas_dir: Path) -> Path:
     repo = tmp_path / "schemas"
@@ -131,11 +162,24 @@ def test_event_platform_mode_evolution_corrupt_and_monitor(
     for name, el in SCHEMAS:
         for h in (H1, H2):
             raw_writer.write_events(name, el, h, 3, capsule=False)
-    extra = (f"--schema_base_uris=file://{repo}", "--merge_with_hive_schema_before_read=true")
+    # A canary event and a replayed duplicate, removed by the transform functions.
+    events = raw_writer.events("test", "Test", H1, 4, capsule=False)
+    events[3]["meta"]["domain"] = "canary"
+    raw_writer.write("Test", H1, [json.dumps(e) for e in [*events, events[0]]])
+    extra = (
+        f"--schema_base_uris=file://{repo}",
+        "--merge_with_hive_schema_before_read=true",
+        "--transform_functions=org.wikimedia.analytics.refinery.job.refine.remove_canary_events,"
+        "deduplicate_eventlogging",
+    )
     cfg = _cfg(tmp_path, db, *extra)
     first = run_refine(spark, cfg)
     assert first.ok, first.failure_report
     assert len(first.targets) == 6
+    test_h1 = next(
+        r for r in first.targets if r.partition_path.endswith("test/year=2024/month=1/day=5/hour=3")
+    )
+    assert (test_h1.read, test_h1.corrupt, test_h1.written) == (5, 0, 3)
     test_cols = spark.table(f"{db}.test").columns
     assert test_cols[:4] == ["_schema", "client_dt", "dt", "event"]
     assert {"meta", "http", "useragent", "year", "hour"} <= set(test_cols)
