@@ -325,7 +325,6 @@ def run_refine(
                 TargetResult(str(t), t.qualified_table, t.partition_path, "dry_run")
             )
     elif targets:
-        spark.conf.set("spark.sql.parquet.compression.codec", cfg.compression_codec)
         refiner = _Refiner(spark, cfg, transforms, loader)
         groups = list(group_by_table(targets).values())
         with ThreadPoolExecutor(max_workers=max(1, min(cfg.parallelism, len(groups)))) as pool:
@@ -368,6 +367,10 @@ def run_refine(
         if cfg.should_email_report and not cfg.dry_run:
             _email(spark, cfg, f"Refine failures for job {spark.sparkContext.appName}", text)
     report.finish(result.ok)
+    if cfg.dry_run:
+        # A dry run writes nothing at all, not even its report.
+        log.info("dry run: %d targets would be refined; no run report written", len(targets))
+        return result
     path = report.write(cfg.report_path or default_report_path(job_name))
     result.report_path = str(path)
     print(f"{job_name} run report: {path}")

@@ -1,0 +1,54 @@
+"""Runner helpers: transform lookup, grouping by table, error shortening. No Spark."""
+
+from __future__ import annotations
+
+import pytest
+
+from eljobs.refine import transforms
+from eljobs.refine.runner import (
+    TransformLookupError,
+    group_by_table,
+    resolve_transforms,
+    short_error,
+)
+from eljobs.refine.targets import RefineTarget
+
+
+def test_transform_names_scala_names_aliases_and_python_paths():
+    got = resolve_transforms(
+        [
+            "event_transforms",
+            "org.wikimedia.analytics.refinery.job.refine.deduplicate_eventlogging",
+            "eljobs.refine.transforms:add_normalized_host",
+            "eljobs.refine.transforms.remove_canary_events",
+            " ",
+        ]
+    )
+    assert got == [
+        transforms.event_transforms,
+        transforms.deduplicate,
+        transforms.add_normalized_host,
+        transforms.remove_canary_events,
+    ]
+
+
+@pytest.mark.parametrize("name", ["nope", "org.example.nope", "eljobs.nowhere:fn"])
+def test_unknown_transform_is_a_named_error(name: str):
+    with pytest.raises(TransformLookupError, match=f"cannot find transform function '{name}'"):
+        resolve_transforms([name])
+
+
+def _t(table: str, hour: str) -> RefineTarget:
+    return RefineTarget(f"/in/{table}/{hour}", "db", table, f"/out/{table}", (("hour", hour),), 1)
+
+
+def test_targets_grouped_by_table_in_discovery_order():
+    ts = [_t("b", "1"), _t("a", "1"), _t("b", "2"), _t("a", "2")]
+    groups = group_by_table(ts)
+    assert list(groups) == ["db.b", "db.a"]
+    assert [t.partition for t in groups["db.b"]] == [(("hour", "1"),), (("hour", "2"),)]
+
+
+def test_short_error_keeps_the_message():
+    assert short_error(ValueError("bad value")) == "ValueError: bad value"
+    assert short_error(RuntimeError("")) == "RuntimeError"
