@@ -13,20 +13,22 @@ import re
 from pathlib import Path
 from typing import Any
 
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(//)?")
+_FILE = re.compile(r"^file:(//[^/]*)?", re.IGNORECASE)
 
 
 def is_local(path: str) -> bool:
-    """True for plain paths and ``file://`` URIs."""
+    """True for plain paths and ``file:`` URIs (``file:///x``, ``file:/x``, ``file://x``)."""
     m = _SCHEME.match(path)
     return m is None or m.group(1).lower() == "file"
 
 
 def local_path(path: str) -> Path:
-    """The local file-system path of a plain path or ``file://`` URI."""
-    if path.startswith("file://"):
-        path = path[len("file://") :]
-    return Path(path)
+    """The local file-system path of a plain path or ``file:`` URI."""
+    if path.lower().startswith("file://") and not path.startswith("file:///"):
+        # file://relative or file://localhost/x: keep what follows the scheme as a path.
+        return Path(path[len("file://") :])
+    return Path(_FILE.sub("", path))
 
 
 def _hadoop(path: str) -> tuple[Any, Any]:
@@ -52,6 +54,11 @@ def read_text(path: str) -> str:
     """
     if is_local(path):
         return local_path(path).read_text(encoding="utf-8")
+    return hadoop_read_text(path)
+
+
+def hadoop_read_text(path: str) -> str:
+    """Read ``path`` as UTF-8 through the JVM Hadoop FileSystem of the active session."""
     fs, jpath = _hadoop(path)
     try:
         stream = fs.open(jpath)
@@ -74,6 +81,11 @@ def list_names(path: str) -> list[str]:
         if not p.is_dir():
             raise OSError(f"{path} is not a directory")
         return sorted(os.listdir(p))
+    return hadoop_list_names(path)
+
+
+def hadoop_list_names(path: str) -> list[str]:
+    """Sorted entry names of directory ``path`` through the JVM Hadoop FileSystem."""
     fs, jpath = _hadoop(path)
     if not fs.exists(jpath) or not fs.getFileStatus(jpath).isDirectory():
         raise OSError(f"{path} is not a directory")
