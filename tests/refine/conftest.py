@@ -13,7 +13,7 @@ import json
 import os
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +139,65 @@ class RawWriter:
 def raw_writer(tmp_path: Path, schemas_dir: Path) -> RawWriter:
     """A :class:`RawWriter` under ``tmp_path/raw``."""
     return RawWriter(tmp_path / "raw", schemas_dir)
+
+
+def backfill_into_raw(
+    spark: Any,
+    tmp_path: Path,
+    schemas_dir: Path,
+    names: tuple[str, ...],
+    hours: Iterable[datetime],
+    n: int,
+) -> tuple[Path, dict[tuple[str, int], int]]:
+    """Run the real backfill job (file sink) for each hour over generated raw lines of
+    ``names``, then lay its output out as the hourly import would
+    (``raw/eventlogging_<Schema>/year=.../hour=HH/``).
+
+    Returns:
+        The EventLogging schema directory the backfill used (``<Name>/<revision>.json``) and
+        the number of events per (normalized table, hour).
+    """
+    from eljobs.jobs import backfill
+    from eljobs.testing.sample import generate_lines, write_sample_schemas, write_text_hour
+
+    el_schemas = tmp_path / "el_schemas"
+    schemas = write_sample_schemas(el_schemas, names, source=schemas_dir)
+    counts: dict[tuple[str, int], int] = {}
+    for i, hour in enumerate(hours):
+        lines = generate_lines(schemas, n, hour=hour, seed=100 + i, first_seq=10_000 * i)
+        write_text_hour(tmp_path / f"lines/{hour:%Y/%m/%d/%H}", [s.line for s in lines])
+        out = tmp_path / f"backfill_{hour:%H}"
+        code = backfill.main(
+            [
+                "--input_path", str(tmp_path / "lines"),
+                "--since", hour.isoformat(),
+                "--until", (hour + timedelta(hours=1)).isoformat(),
+                "--schemas_path", str(el_schemas),
+                "--output", f"file://{out}",
+                "--report_path", str(tmp_path / f"backfill_{hour:%H}.json"),
+            ]
+        )  # fmt: skip
+        assert code == 0
+        for topic_dir in sorted(out.glob("topic=eventlogging_*")):
+            el_name = topic_dir.name.removeprefix("topic=eventlogging_")
+            dest = (
+                tmp_path
+                / "raw"
+                / f"eventlogging_{el_name}"
+                / f"year={hour:%Y}/month={hour:%m}/day={hour:%d}/hour={hour:%H}"
+            )
+            dest.mkdir(parents=True)
+            n_lines = 0
+            for part in sorted(topic_dir.iterdir()):
+                if part.is_file() and not part.name.startswith((".", "_")) and part.stat().st_size:
+                    text = part.read_text()
+                    n_lines += sum(1 for line in text.splitlines() if line.strip())
+                    (dest / part.name).write_text(text)
+            counts[(el_name.lower(), hour.hour)] = n_lines
+    return el_schemas, counts
+
+
+@pytest.fixture(name="backfill_into_raw")
+def _backfill_into_raw() -> Any:
+    """:func:`backfill_into_raw` as a fixture (test modules cannot import this conftest)."""
+    return backfill_into_raw

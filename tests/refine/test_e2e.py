@@ -71,17 +71,21 @@ def _statuses_in(result: Any, marker: str) -> dict[str, str]:
     return {r.partition_path.split(marker)[1]: r.status for r in result.targets}
 
 
-def test_eventlogging_mode(spark: Any, tmp_path: Path, raw_writer: RawWriter, schemas_dir: Path):
+def test_eventlogging_mode_on_backfill_output(
+    spark: Any, tmp_path: Path, raw_writer: RawWriter, schemas_dir: Path, backfill_into_raw: Any
+):
     db = "t_refine_e2e_el"
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
-    for name, el in SCHEMAS:
-        for h in (H1, H2):
-            raw_writer.write_events(name, el, h, 3, capsule=True)
+    # Two hours of three real schemas through the real backfill job (file sink).
+    el_schemas, counts = backfill_into_raw(
+        spark, tmp_path, schemas_dir, tuple(n for n, _ in SCHEMAS), (H1, H2), 30
+    )
+    assert {t for t, _ in counts} == {n for n, _ in SCHEMAS}
     cfg = _cfg(
         tmp_path,
         db,
         "--schema_base_uris=eventlogging",
-        f"--eventlogging_schemas_path={schemas_dir}",
+        f"--eventlogging_schemas_path={el_schemas}",
     )
 
     first = run_refine(spark, cfg)
@@ -90,20 +94,30 @@ def test_eventlogging_mode(spark: Any, tmp_path: Path, raw_writer: RawWriter, sc
         f"{n}/year=2024/month=1/day=5/hour={h}" for n, _ in SCHEMAS for h in (3, 4)
     )
     assert set(_statuses(first).values()) == {"refined"}
-    assert all(r.read == r.written == 3 for r in first.targets)
+    for r in first.targets:
+        table = r.table.split(".")[1]
+        hour = int(r.partition_path.rsplit("hour=", 1)[1])
+        assert r.read == r.written == counts[(table, hour)], r.target
     cols = spark.table(f"{db}.navigationtiming").columns
     assert cols == [
         "event", "wiki", "webhost", "schema", "revision", "topic", "recvfrom", "timestamp",
         "dt", "seqid", "uuid", "useragent", "ip", "year", "month", "day", "hour",
     ]  # fmt: skip
-    assert "isAnon" in spark.table(f"{db}.navigationtiming").schema["event"].dataType.names
-    counts = {n: spark.table(f"{db}.{n}").where("hour = 4").count() for n, _ in SCHEMAS}
-    assert counts == {"navigationtiming": 3, "savetiming": 3, "test": 3}
+    nav = spark.table(f"{db}.navigationtiming")
+    assert "isAnon" in nav.schema["event"].dataType.names
+    assert nav.where("useragent.browser_family IS NOT NULL").count() == nav.count()
+    for name, _ in SCHEMAS:
+        assert spark.table(f"{db}.{name}").where("hour = 4").count() == counts[(name, 4)]
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["ok"] and len(report["rows"]) == 6
 
     # The done flag holds the input directory's mtime, writeUTF-framed.
-    hour_dir = raw_writer.hour_dir("SaveTiming", H1)
+    save_el = next(
+        p.name.removeprefix("eventlogging_")
+        for p in (tmp_path / "raw").iterdir()
+        if p.name.lower() == "eventlogging_savetiming"
+    )
+    hour_dir = raw_writer.hour_dir(save_el, H1)
     flag = tmp_path / "out/savetiming/year=2024/month=1/day=5/hour=3" / DONE_FLAG
     assert decode_flag(flag.read_bytes()) == int(hour_dir.stat().st_mtime * 1000)
 
@@ -111,13 +125,15 @@ def test_eventlogging_mode(spark: Any, tmp_path: Path, raw_writer: RawWriter, sc
     assert run_refine(spark, cfg).targets == []
 
     # New input in one hour directory: exactly that hour is refined again.
-    raw_writer.write("SaveTiming", H1, ['{"schema": "SaveTiming", "event": {"saveTiming": 9}}'],
+    raw_writer.write(save_el, H1, [json.dumps({"schema": save_el, "event": {"saveTiming": 9}})],
                      name="part-00001.json")  # fmt: skip
     raw_writer.touch(hour_dir)
     again = run_refine(spark, cfg)
     assert _statuses(again) == {"savetiming/year=2024/month=1/day=5/hour=3": "refined"}
-    assert again.targets[0].written == 4
-    assert spark.table(f"{db}.savetiming").where("hour = 3").count() == 4
+    assert again.targets[0].written == counts[("savetiming", 3)] + 1
+    assert (
+        spark.table(f"{db}.savetiming").where("hour = 3").count() == counts[("savetiming", 3)] + 1
+    )
 
     # DB mode: the refined tables are the input; partitions [floor(since), floor(until)).
     out_db = "t_refine_e2e_db"
@@ -137,7 +153,7 @@ def test_eventlogging_mode(spark: Any, tmp_path: Path, raw_writer: RawWriter, sc
         "test/year=2024/month=1/day=5/hour=4",
     ]
     assert spark.table(f"{out_db}.test").schema == spark.table(f"{db}.test").schema
-    assert spark.table(f"{out_db}.test").count() == 6
+    assert spark.table(f"{out_db}.test").count() == counts[("test", 3)] + counts[("test", 4)]
     with pytest.raises(TargetDiscoveryError, match="since equal to until"):
         run_refine(
             spark,
