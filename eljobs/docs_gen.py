@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,17 +57,13 @@ def _summary(cls: type) -> list[str]:
     return out
 
 
-def _first_sentence(lines: list[str]) -> str:
-    """The first sentence of the first paragraph of ``lines``."""
-    para: list[str] = []
-    for line in lines:
-        if not line and para:
-            break
-        if line:
-            para.append(line)
-    text = " ".join(para)
-    end = text.find(". ")
-    return text if end < 0 else text[: end + 1]
+def job_summary(job: str) -> str:
+    """The first paragraph of the job module's docstring, without its ``python -m`` prefix."""
+    module = importlib.import_module(JOBS[job])
+    first = (module.__doc__ or "").strip().split("\n\n")[0]
+    text = " ".join(line.strip() for line in first.splitlines())
+    text = re.sub(r"^``python -m eljobs [\w ]+``:\s*", "", text).replace("``", "`")
+    return text[:1].upper() + text[1:]
 
 
 def _cell(text: str) -> str:
@@ -88,11 +85,18 @@ def render_options() -> str:
         "Jobs: " + ", ".join(f"[{job}](#{job})" for job in JOBS),
         "",
     ]
+    documented: dict[type, str] = {}
     for job in JOBS:
         cls = job_config(job)
         parts += [f"## {job}", "", f"`python -m eljobs {job}` · `bin/{job}`", ""]
+        parts += [job_summary(job), ""]
+        if cls in documented:
+            first = documented[cls]
+            parts += [f"Options: the same as [{first}](#{first}).", ""]
+            continue
+        documented[cls] = job
         summary = _summary(cls)
-        if summary:
+        if summary and not summary[0].startswith(f"{cls.__name__}("):  # not dataclass's own
             parts += [*summary, ""]
         parts += ["| option | type | default | description |", "|---|---|---|---|"]
         for name, tp, default, text in option_rows(cls):
@@ -106,11 +110,12 @@ def render_readme_block() -> str:
     """The README's generated block: per job, its summary line and option names."""
     lines = [BEGIN]
     for job in JOBS:
-        cls = job_config(job)
-        summary = _first_sentence(_summary(cls))
-        names = ", ".join(f"`{name}`" for name, *_ in option_rows(cls) if name != "config_file")
-        lines.append(f"- **{job}** ([options](docs/options.md#{job})): {summary}")
-        lines.append(f"  Options: {names}.")
+        rows = option_rows(job_config(job))
+        required = [f"`--{name}`" for name, _, default, _ in rows if default == "required"]
+        needs = f"; required: {', '.join(required)}" if required else ""
+        lines.append(
+            f"- **{job}**: {job_summary(job)} [{len(rows)} options](docs/options.md#{job}){needs}."
+        )
     lines.append(END)
     return "\n".join(lines)
 
@@ -132,13 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale = [p for p, text in wanted.items() if not p.is_file() or p.read_text() != text]
     if args.check:
         for p in stale:
-            name = p.relative_to(ROOT)
+            name = p.relative_to(ROOT) if p.is_relative_to(ROOT) else p
             print(f"{name} is stale: run `python -m eljobs.docs_gen`", file=sys.stderr)
         return 1 if stale else 0
     for p in stale:
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(wanted[p])
-        print(f"wrote {p.relative_to(ROOT)}")
+        print(f"wrote {p.relative_to(ROOT) if p.is_relative_to(ROOT) else p}")
     return 0
 
 
