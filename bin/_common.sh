@@ -45,6 +45,11 @@ eljobs_print_or_run() {
     printf '\n'
     exit 0
   fi
+  if [ ! -x "${ELJOBS_PYTHON:-$ELJOBS_ROOT/.venv/bin/python}" ]; then
+    echo "eljobs: no Python at ${ELJOBS_PYTHON:-$ELJOBS_ROOT/.venv/bin/python}: run 'make setup'" \
+      "first (or set ELJOBS_PYTHON)" >&2
+    exit 2
+  fi
   exec "$@"
 }
 

@@ -228,6 +228,19 @@ def test_wrappers_and_referenced_files_exist() -> None:
     assert (ROOT / ".venv" / "bin" / "spark-submit").is_file()
 
 
+def test_missing_environment_is_a_clear_error(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [str(BIN / "refine"), "--dry_run"],
+        cwd=tmp_path,
+        env=_env(ELJOBS_PYTHON=str(tmp_path / "no-python")),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "run 'make setup' first" in proc.stderr
+
+
 # --------------------------------------------------------------------------------------------
 # Real runs
 
