@@ -459,8 +459,10 @@ def _recreate_table(spark: Any, target: RefineTarget, new_data: StructType) -> N
         pairs = parse_hive_partition_path(row[0])
         loc = None
         for r in spark.sql(f"DESCRIBE FORMATTED {q} PARTITION ({partition_spec(pairs)})").collect():
+            # The partition's Location comes first; the table's follows it.
             if (r[0] or "").strip() == "Location":
                 loc = str(r[1]).strip()
+                break
         partitions.append((partition_spec(pairs), loc))
     spark.sql(f"DROP TABLE {q}")
     spark.sql(create_table_ddl(q, new_data.fields, part_fields, location))

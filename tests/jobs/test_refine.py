@@ -60,6 +60,9 @@ def test_dry_run_prints_targets_and_writes_nothing(
         )
         assert line in out
     assert not (tmp_path / "out").exists()
+    assert not (tmp_path / "report.json").exists()
+    assert refine.main([*_args(tmp_path, "t_refine_job"), "--dry_run=true", "--limit=1"]) == 0
+    assert capsys.readouterr().out.count(" -> ") == 1
 
 
 @pytest.mark.slow

@@ -165,3 +165,29 @@ def test_create_then_evolve_table_with_new_column_and_struct_member(spark: Any, 
     )
     # Nothing new: no DDL.
     assert create_or_evolve_table(spark, target, frame)[1] == []
+
+
+def test_recreate_fallback_keeps_partitions_and_data(spark: Any, tmp_path: Path):
+    # The last resort when a metastore refuses struct changes: drop and re-create the external
+    # table, re-registering its partitions at their locations.
+    from eljobs.refine.hive import _recreate_table, write_partition
+
+    db = "t_refine_hive"
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
+    spark.sql(f"DROP TABLE IF EXISTS {db}.recreated")
+    target = RefineTarget(
+        input_path="file:/in",
+        database=db,
+        table="recreated",
+        table_location=str(tmp_path / "recreated"),
+        partition=(("year", "2024"),),
+        input_mtime=1,
+    )
+    create_or_evolve_table(spark, target, ddl("s STRUCT<a: STRING>, year BIGINT"))
+    df = spark.createDataFrame([(("x",), 2024)], "s STRUCT<a: STRING>, year BIGINT")
+    write_partition(spark, df, target, codec="snappy")
+    _recreate_table(spark, target, ddl("s STRUCT<a: STRING, b: BIGINT>"))
+    spark.catalog.refreshTable(f"{db}.recreated")
+    table = spark.table(f"{db}.recreated")
+    assert table.schema == ddl("s STRUCT<a: STRING, b: BIGINT>, year BIGINT")
+    assert table.collect() == [Row(s=Row(a="x", b=None), year=2024)]
