@@ -219,6 +219,14 @@ class RefineConfig:
             )
         if ":" not in self.smtp_uri and self.should_email_report:
             problems.append(f"smtp_uri must be host:port, found {self.smtp_uri!r}.")
+        if self.transform_functions:
+            from eljobs.refine.runner import TransformLookupError, resolve_transforms
+
+            for name in self.transform_functions:
+                try:
+                    resolve_transforms([name])
+                except TransformLookupError as e:
+                    problems.append(str(e))
         if not self.schema_field.startswith("/"):
             problems.append(
                 f"schema_field must be a JSON pointer starting with '/', found "

@@ -139,3 +139,8 @@ def test_subclass_adds_required_options():
     assert cfg.allowlist_path == "/a.yaml" and cfg.output_database == "event"
     with pytest.raises(ConfigError, match="--allowlist_path: required option is missing"):
         parse_config(Sub, FS)
+
+
+def test_unknown_transform_function_is_an_option_problem():
+    with pytest.raises(ConfigError, match="cannot find transform function 'no_such_fn'"):
+        parse_config(RefineConfig, [*FS, "--transform_functions", "event_transforms,no_such_fn"])
