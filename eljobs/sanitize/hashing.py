@@ -11,11 +11,14 @@ keys are constants, computed once on the driver, so the per-row work is two ``sh
 
 The result is the 64 upper-case hex characters the reference writes; NULL stays NULL.
 
-Secrecy: ``K ⊕ ipad`` is a binary literal in the plan and gives the salt back by a XOR, so it is
-as secret as the salt. Plans of sanitized frames are never printed by eljobs, and
-:func:`redact` (used on every error the sanitizer raises) plus a filter on PySpark's query
-context loggers (which log failing plans) replace every known form of a registered salt by
-``*****``.
+Secrecy: ``K ⊕ ipad`` gives the salt back by a XOR, so it is as secret as the salt. Query plans
+are printed in analysis errors (which end up in failure reports and emails), in the Spark UI
+and by ``explain()``, so the sanitizer never puts the keys into a plan as literals: they come
+from a one-row frame (:func:`key_frame`, RDD data, which plans do not print) cross-joined by
+broadcast. :func:`hmac_sha256_hex` (literals) exists for notebooks. As a second line,
+:func:`redact` (applied to every error the sanitizer raises) and a filter on PySpark's query
+context loggers replace every known form of a registered salt, and any long binary literal,
+by ``*****``.
 """
 
 from __future__ import annotations
@@ -42,18 +45,46 @@ def padded_keys(salt: str) -> tuple[bytes, bytes]:
     return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
 
 
+def hmac_from_padded_keys(col: Column, ipad: Column, opad: Column) -> Column:
+    """HMAC-SHA256 upper-case hex of string ``col`` given binary columns ``K ⊕ ipad`` and
+    ``K ⊕ opad`` (Column → Column, native expressions only). NULL in, NULL out."""
+    from pyspark.sql import functions as F
+
+    # A string cast to binary is its UTF-8 bytes (Spark strings are UTF-8 internally).
+    inner = F.unhex(F.sha2(F.concat(ipad, col.cast("binary")), 256))
+    return F.upper(F.sha2(F.concat(opad, inner), 256))
+
+
 def hmac_sha256_hex(col: Column, salt: str) -> Column:
     """The upper-case hex HMAC-SHA256 of the string column ``col`` keyed by ``salt``.
 
-    Column → Column, native expressions only (no Python UDF). NULL in, NULL out.
+    Column → Column for notebooks: the padded keys are binary literals, so the plan of the
+    result holds them (see the module docstring); the sanitizer uses :func:`key_frame` instead.
     """
     from pyspark.sql import functions as F
 
     register_secret(salt)
     ipad, opad = padded_keys(salt)
-    # A string cast to binary is its UTF-8 bytes (Spark strings are UTF-8 internally).
-    inner = F.unhex(F.sha2(F.concat(F.lit(bytearray(ipad)), col.cast("binary")), 256))
-    return F.upper(F.sha2(F.concat(F.lit(bytearray(opad)), inner), 256))
+    return hmac_from_padded_keys(col, F.lit(bytearray(ipad)), F.lit(bytearray(opad)))
+
+
+def key_frame(spark: Any, salt: str) -> tuple[Any, str, str]:
+    """A one-row frame holding ``K ⊕ ipad`` and ``K ⊕ opad`` as binary columns, and their
+    (unique) column names.
+
+    The row travels as RDD data, which query plans never print, so a frame that is
+    cross-joined with it (a broadcast of one row, code-generated) computes the HMAC without
+    the key ever appearing in a plan, an analysis error or the Spark UI.
+    """
+    import uuid
+
+    register_secret(salt)
+    ipad, opad = padded_keys(salt)
+    tag = uuid.uuid4().hex[:12]
+    names = (f"__eljobs_k_i_{tag}", f"__eljobs_k_o_{tag}")
+    rdd = spark.sparkContext.parallelize([(bytearray(ipad), bytearray(opad))], 1)
+    frame = spark.createDataFrame(rdd, f"{names[0]} binary, {names[1]} binary")
+    return frame, names[0], names[1]
 
 
 def hmac_sha256_hex_py(salt: str, value: str) -> str:

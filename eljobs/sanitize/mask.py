@@ -344,10 +344,14 @@ def _null(dt: DataType) -> Column:
     return F.lit(None).cast(dt)
 
 
-def _expr(node: MaskNode, col: Column, dt: DataType, nullable: bool, salt: str | None) -> Column:
+#: ``(K ⊕ ipad, K ⊕ opad)`` as binary columns.
+Keys = tuple["Column", "Column"]
+
+
+def _expr(node: MaskNode, col: Column, dt: DataType, nullable: bool, salt: Keys | None) -> Column:
     from pyspark.sql import functions as F
 
-    from eljobs.sanitize.hashing import hmac_sha256_hex
+    from eljobs.sanitize.hashing import hmac_from_padded_keys
 
     if node is KEEP_NODE:
         return col
@@ -358,7 +362,7 @@ def _expr(node: MaskNode, col: Column, dt: DataType, nullable: bool, salt: str |
         return _null(dt)
     if node is HASH_NODE:
         assert salt is not None
-        return hmac_sha256_hex(col, salt)
+        return hmac_from_padded_keys(col, *salt)
     if isinstance(node, StructMask):
         if all(n is KEEP_NODE for n in node.fields.values()):
             return col
@@ -394,20 +398,30 @@ def _expr(node: MaskNode, col: Column, dt: DataType, nullable: bool, salt: str |
 def apply_table_mask(df: DataFrame, mask: TableMask, *, salt: str | None) -> DataFrame:
     """Apply a compiled mask: every column present, in the same order, masked.
 
-    Transform (DataFrame → DataFrame); builds expressions only, reads nothing.
+    Transform (DataFrame → DataFrame); builds expressions only, reads nothing. When the mask
+    hashes, the padded keys come from a one-row frame cross-joined by broadcast
+    (:func:`~eljobs.sanitize.hashing.key_frame`), so they never appear in a query plan.
     """
     from pyspark.sql import functions as F
+
+    from eljobs.sanitize.hashing import key_frame
 
     if mask.kind == "keep_all":
         return df
     if mask.kind == "drop_rows":
         return df.where(F.lit(False))
     assert mask.root is not None
-    if mask.uses_hash and salt is None:
-        raise ValueError("the mask hashes fields but no salt was given")
+    keys: Keys | None = None
+    base = df
+    if mask.uses_hash:
+        if salt is None:
+            raise ValueError("the mask hashes fields but no salt was given")
+        kdf, ipad, opad = key_frame(df.sparkSession, salt)
+        base = df.crossJoin(F.broadcast(kdf))
+        keys = (F.col(ipad), F.col(opad))
     cols = []
     for f in df.schema.fields:
         node = mask.root.fields.get(f.name, NULLIFY)
         c = F.col(_q(f.name))
-        cols.append(_expr(node, c, f.dataType, f.nullable, salt).alias(f.name))
-    return df.select(*cols)
+        cols.append(_expr(node, c, f.dataType, f.nullable, keys).alias(f.name))
+    return base.select(*cols)
