@@ -33,6 +33,7 @@ import os
 import shutil
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -615,6 +616,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = run_demo(spark, settings, work=work, bootstrap=broker.bootstrap_servers)
         print("\n" + summary(result))
         good = ok(result)
+    except Exception as e:  # say what failed in one line after the traceback, then clean up
+        traceback.print_exc()
+        print(f"\neljobs demo: a step failed: {type(e).__name__}: {str(e).splitlines()[0]}")
+        good = False
     finally:
         if spark is not None:
             spark.stop()
