@@ -42,10 +42,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 import uuid
 import weakref
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,6 +243,9 @@ def producer_config(
         "enable.idempotence": "true",
         "acks": "all",
         "message.timeout.ms": str(int(timeout_s * 1000)),
+        # Only failures call back into Python; acknowledged = handed - failed (see
+        # _Deliveries), which saves a Python call per message.
+        "delivery.report.only.error": "true",
         "linger.ms": "20",
         "batch.num.messages": "10000",
         "queue.buffering.max.messages": "200000",
@@ -684,6 +689,11 @@ def _failure_detail(e: BaseException) -> str:
         for ln in text.splitlines():
             if _MARK in ln:
                 return ln.split(_MARK, 1)[1].strip()
+    for text in texts:
+        # The exception line of a Python worker's traceback ("TypeError: ...").
+        for ln in text.splitlines():
+            if re.match(r"^[A-Za-z_][\w.]*(Error|Exception): ", ln.strip()):
+                return ln.strip()[:500]
     for text in reversed(texts):
         for ln in text.splitlines():
             ln = ln.strip()
@@ -766,21 +776,46 @@ class KafkaArrowWriter(DataSourceArrowWriter):
 
 
 class _Deliveries:
-    """Delivery-report bookkeeping of one producer: acknowledged per topic, first errors."""
+    """Delivery-report bookkeeping of one producer.
+
+    With ``delivery.report.only.error`` (the default here) librdkafka reports only failures;
+    every message still gets exactly one outcome, so once nothing is left in the producer's
+    queue the acknowledged count per topic is handed minus failed. Success reports, when a
+    user turns them back on, are counted directly.
+    """
 
     def __init__(self) -> None:
-        self.acked: dict[str, int] = {}
+        self.handed: dict[str, int] = {}
+        self.succeeded: dict[str, int] = {}
+        self.failed_by_topic: dict[str, int] = {}
         self.failed = 0
         self.errors: list[str] = []
 
     def __call__(self, err: Any, msg: Any) -> None:
+        t = msg.topic()
         if err is None:
-            t = msg.topic()
-            self.acked[t] = self.acked.get(t, 0) + 1
+            self.succeeded[t] = self.succeeded.get(t, 0) + 1
         else:
             self.failed += 1
+            self.failed_by_topic[t] = self.failed_by_topic.get(t, 0) + 1
             if len(self.errors) < 3:
-                self.errors.append(f"{msg.topic()}[{msg.partition()}]: {err.str()}")
+                self.errors.append(f"{t}[{msg.partition()}]: {err.str()}")
+
+    def hand(self, topics: Sequence[str]) -> None:
+        for t, n in Counter(topics).items():
+            self.handed[t] = self.handed.get(t, 0) + n
+
+    def acked(self, only_errors: bool, settled: bool) -> dict[str, int]:
+        """Acknowledged per topic; with error-only reports exact only when ``settled``."""
+        if not only_errors:
+            return dict(self.succeeded)
+        if not settled:
+            return {}
+        return {
+            t: n - self.failed_by_topic.get(t, 0)
+            for t, n in self.handed.items()
+            if n - self.failed_by_topic.get(t, 0)
+        }
 
 
 def produce_batches(
@@ -793,21 +828,37 @@ def produce_batches(
 
     Raises:
         KafkaDeliveryError: a message failed or was not acknowledged in time; the message says
-            how many were acknowledged per topic before that.
+            how many were acknowledged per topic before that (when known).
     """
     from confluent_kafka import KafkaException, Producer
 
     servers = conf.get("bootstrap.servers", "?")
+    only_errors = str(conf.get("delivery.report.only.error", "false")).lower() == "true"
     dr = _Deliveries()
-    producer = Producer({**conf, "on_delivery": dr})
+    settings: dict[str, Any] = dict(conf)
+    # confluent-kafka takes this one as a Python bool, not librdkafka's string.
+    settings["delivery.report.only.error"] = only_errors
+    producer = Producer({**settings, "on_delivery": dr})
     produce = producer.produce
     poll = producer.poll
-    sent = 0
+    deadline_s = timeout_s + 5
 
-    def fail(why: str) -> KafkaDeliveryError:
+    def wait_for_room() -> None:
+        # Local queue full: serve delivery reports until there is room. Messages time out
+        # after message.timeout.ms, so this wait is bounded.
+        poll(0.05)
+
+    def fail(why: str, settled: bool) -> KafkaDeliveryError:
+        handed = sum(dr.handed.values())
+        acked = dr.acked(only_errors, settled)
+        known = (
+            f"acknowledged per topic: {acked}"
+            if settled or not only_errors
+            else f"{len(producer)} still unacknowledged"
+        )
         return KafkaDeliveryError(
-            f"{_MARK} {why} (brokers {servers}; {sent} messages handed to the producer, "
-            f"acknowledged per topic: {dr.acked}; first errors: {dr.errors})"
+            f"{_MARK} {why} (brokers {servers}; {handed} messages handed to the producer, "
+            f"{known}; first errors: {dr.errors})"
         )
 
     try:
@@ -820,52 +871,60 @@ def produce_batches(
             names = batch.schema.names
             topics = batch.column(names.index("topic")).to_pylist()
             values = batch.column(names.index("value")).to_pylist()
-            keys = batch.column(names.index("key")).to_pylist() if "key" in names else None
-            parts = (
-                batch.column(names.index("partition")).to_pylist() if "partition" in names else None
-            )
-            headers = (
-                batch.column(names.index("headers")).to_pylist() if "headers" in names else None
-            )
-            simple = keys is None and parts is None and headers is None
-            for i in range(n):
-                while True:
-                    try:
-                        if simple:
-                            produce(topics[i], values[i])
-                        else:
-                            produce(
-                                topics[i],
-                                values[i],
-                                keys[i] if keys is not None else None,
-                                partition=(
-                                    parts[i] if parts is not None and parts[i] is not None else -1
-                                ),
-                                headers=(
-                                    [(h["key"], h["value"]) for h in headers[i]]
-                                    if headers is not None and headers[i]
-                                    else None
-                                ),
-                            )
-                        break
-                    except BufferError:
-                        # Local queue full: serve delivery reports until there is room. Messages
-                        # time out after message.timeout.ms, so this wait is bounded.
-                        poll(0.05)
-                        if dr.failed:
+            done = 0
+            if names == ["topic", "value"]:
+                # The common case (no key, partition or headers): the tightest loop.
+                for t, v in zip(topics, values, strict=True):
+                    while True:
+                        try:
+                            produce(t, v)
                             break
-                if dr.failed:
-                    break
-                sent += 1
+                        except BufferError:
+                            wait_for_room()
+                            if dr.failed:
+                                break
+                    if dr.failed:
+                        break
+                    done += 1
+            else:
+                keys = batch.column(names.index("key")).to_pylist() if "key" in names else None
+                parts = (
+                    batch.column(names.index("partition")).to_pylist()
+                    if "partition" in names
+                    else None
+                )
+                headers = (
+                    batch.column(names.index("headers")).to_pylist() if "headers" in names else None
+                )
+                for i in range(n):
+                    kw: dict[str, Any] = {}
+                    if keys is not None:
+                        kw["key"] = keys[i]
+                    if parts is not None and parts[i] is not None:
+                        kw["partition"] = parts[i]
+                    if headers is not None and headers[i]:
+                        kw["headers"] = [(h["key"], h["value"]) for h in headers[i]]
+                    while True:
+                        try:
+                            produce(topics[i], values[i], **kw)
+                            break
+                        except BufferError:
+                            wait_for_room()
+                            if dr.failed:
+                                break
+                    if dr.failed:
+                        break
+                    done += 1
+            dr.hand(topics if done == n else topics[:done])
             poll(0)
         if dr.failed:
-            producer.flush(timeout_s)
-            raise fail(f"{dr.failed} messages failed delivery")
-        remaining = producer.flush(timeout_s + 5)
+            remaining = producer.flush(deadline_s)
+            raise fail(f"{dr.failed} messages failed delivery", remaining == 0)
+        remaining = producer.flush(deadline_s)
     except KafkaException as e:
-        raise fail(f"producer error {e}") from None
+        raise fail(f"producer error {e}", False) from None
     if remaining:
-        raise fail(f"{remaining} messages still unacknowledged after {timeout_s:g}s")
+        raise fail(f"{remaining} messages still unacknowledged after {deadline_s:g}s", False)
     if dr.failed:
-        raise fail(f"{dr.failed} messages failed delivery")
-    return dict(dr.acked)
+        raise fail(f"{dr.failed} messages failed delivery", True)
+    return dr.acked(only_errors, True)
