@@ -11,7 +11,8 @@ paths): :func:`write_text` for reports, :func:`read_tree` for schema directories
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from eljobs.errors import OutputError
@@ -20,45 +21,68 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 
+UNLISTED = "<topics not listed>"
+
+
 def write_files(
     df: DataFrame,
     path: str,
     *,
+    topics: Sequence[str] | None = None,
     topic_col: str = "topic",
     value_col: str = "value",
     mode: str = "append",
 ) -> dict[str, int]:
     """Write ``value_col`` as text lines under ``path``, one directory per topic.
 
-    Rows whose topic is null are not written (the caller counts them as unroutable).
-    The per-topic counts are computed first, from ``df``: persist ``df`` when it is expensive.
+    Rows whose topic is null are not written (the caller counts them as unroutable). The
+    lines written per topic are counted during the write itself (Spark observed metrics, which
+    count each partition once even when a task is retried), for the ``topics`` given; rows of
+    other topics are written too and counted under :data:`UNLISTED`. Without ``topics`` they
+    are found first with one more pass over ``df`` (persist it when it is expensive).
 
     Args:
         df: rows with a string topic and a string value (a serialized JSON event).
         path: the output directory (plain path, ``file://`` or ``hdfs://``).
+        topics: the topics expected in ``df``.
         topic_col: the column naming the topic.
         value_col: the column holding the line to write.
         mode: Spark save mode, ``append`` (default) or ``overwrite``.
 
     Returns:
-        Lines written per topic.
+        Lines written per topic (topics with none are left out).
 
     Raises:
         OutputError: the write failed (the message names the directory).
     """
+    from pyspark.sql import Observation
     from pyspark.sql import functions as F
 
     rows = df.where(F.col(topic_col).isNotNull()).select(
         F.col(topic_col).alias("topic"), F.col(value_col).alias("value")
     )
-    counts = {r["topic"]: int(r["count"]) for r in rows.groupBy("topic").count().collect()}
-    if not counts:
-        return {}
+    if topics is None:
+        topics = sorted(r["topic"] for r in rows.select("topic").distinct().collect())
+    listed = list(dict.fromkeys(topics))
+    obs = Observation(f"files-{uuid.uuid4().hex}")
+    observed = rows.observe(
+        obs,
+        F.count(F.lit(1)).alias("all"),
+        *(
+            F.sum(F.when(F.col("topic") == t, 1).otherwise(0)).alias(f"t{i}")
+            for i, t in enumerate(listed)
+        ),
+    )
     try:
-        rows.write.mode(mode).partitionBy("topic").text(path)
+        observed.write.mode(mode).partitionBy("topic").text(path)
     except Exception as e:
         raise OutputError(f"writing events under {path} failed: {e}") from e
-    return counts
+    metrics = obs.get
+    counts = {t: int(metrics.get(f"t{i}") or 0) for i, t in enumerate(listed)}
+    other = int(metrics.get("all") or 0) - sum(counts.values())
+    if other:
+        counts[UNLISTED] = other
+    return {t: n for t, n in counts.items() if n}
 
 
 def _hadoop_path(spark: Any, path: str) -> tuple[Any, Any]:

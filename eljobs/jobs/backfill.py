@@ -324,6 +324,9 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
             )
         )
     rows, expected = summarize(counts, account_writers)
+    expected_by_writer: dict[str, dict[str, int]] = {}
+    for (name, topic), n in expected.items():
+        expected_by_writer.setdefault(name, {})[topic] = n
     _log_hours(hours, rows)
 
     written: dict[str, dict[str, int]] = {}
@@ -333,18 +336,16 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
             for i, w in enumerate(writers):
                 aw = account_writers[i]
                 frame = _frame_for(processed, aw, key=f"key_{i}" if w.key_template else None)
-                written[w.uri] = _write(spark, w, frame, cfg)
+                written[w.uri] = _write(spark, w, frame, cfg, expected_by_writer.get(w.uri, {}))
             if separate_invalid and invalid_writer is not None:
                 aw = account_writers[-1]
                 key = "key_invalid" if invalid_writer.key_template else None
                 frame = _frame_for(processed, aw, key=key)
-                written[invalid_writer.uri] = _write(spark, invalid_writer, frame, cfg)
+                want = expected_by_writer.get(invalid_writer.uri, {})
+                written[invalid_writer.uri] = _write(spark, invalid_writer, frame, cfg, want)
         finally:
             processed.unpersist()
 
-    expected_by_writer: dict[str, dict[str, int]] = {}
-    for (name, topic), n in expected.items():
-        expected_by_writer.setdefault(name, {})[topic] = n
     if not cfg.dry_run:
         for name in expected_by_writer.keys() | written.keys():
             want, got = expected_by_writer.get(name, {}), written.get(name, {})
@@ -411,11 +412,13 @@ def _frame_for(processed: DataFrame, w: Writer, *, key: str | None) -> DataFrame
     return processed.where(cond).select(*cols)
 
 
-def _write(spark: SparkSession, w: WriterURI, frame: DataFrame, cfg: Config) -> dict[str, int]:
+def _write(
+    spark: SparkSession, w: WriterURI, frame: DataFrame, cfg: Config, expected: dict[str, int]
+) -> dict[str, int]:
     if w.kind == "file":
         from eljobs.io.files import write_files
 
-        counts = write_files(frame, w.target)
+        counts = write_files(frame, w.target, topics=sorted(expected))
         log.info("%s: wrote %s", w.uri, counts)
         return counts
     from eljobs.io.kafka import write_to_kafka

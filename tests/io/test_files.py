@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from eljobs.io.files import write_files
+from eljobs.io.files import UNLISTED, write_files
 
 
 def test_layout_counts_and_append(spark: Any, tmp_path: Path) -> None:
@@ -34,6 +34,9 @@ def test_layout_counts_and_append(spark: Any, tmp_path: Path) -> None:
     assert lines("eventlogging_A") == ['{"schema": "A", "x": 1}', '{"schema": "A", "x": 2}']
     assert lines("eventlogging_EventError") == ['{"schema": "EventError"}']
 
-    # a second write appends, as the processor's file writer did
-    write_files(df.limit(1), str(out))
-    assert len(lines("eventlogging_A")) == 3
+    # a second write appends, as the processor's file writer did; counted during the write for
+    # the topics listed, the others under UNLISTED (written all the same)
+    again = write_files(df, str(out), topics=["eventlogging_A"])
+    assert again == {"eventlogging_A": 2, UNLISTED: 1}
+    assert len(lines("eventlogging_A")) == 4
+    assert len(lines("eventlogging_EventError")) == 2
