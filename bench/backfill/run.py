@@ -139,6 +139,7 @@ def floor_run(spark: Any, raw: Path, out: Path, *, persist: bool = True) -> int:
     written = write_files(
         passed.select(F.lit("floor").alias("topic"), F.col("raw").alias("value")),
         f"file://{out}",
+        topics=["floor"],  # known up front, as the job knows its topics from the counts
     )
     passed.unpersist()
     assert sum(r["count"] for r in counts) == written["floor"]
