@@ -117,7 +117,10 @@ def floor_worker(path: str, servers: str, conf_json: str) -> None:
         if err is not None:
             failed[0] += 1
 
-    producer = Producer({**json.loads(conf_json), "on_delivery": on_delivery})
+    conf = json.loads(conf_json)
+    # confluent-kafka takes this one as a Python bool.
+    conf["delivery.report.only.error"] = conf.get("delivery.report.only.error") == "true"
+    producer = Producer({**conf, "on_delivery": on_delivery})
     produce, poll = producer.produce, producer.poll
     start = time.perf_counter()
     for topic, value in msgs:
