@@ -37,6 +37,11 @@ _PREFIX_BYTES = 64 * 1024
 class CorruptRecordsError(InputError):
     """A target has at least ``corrupt_record_failure_threshold`` corrupt records."""
 
+    def __init__(self, message: str, *, read: int, corrupt: int) -> None:
+        super().__init__(message)
+        self.read = read
+        self.corrupt = corrupt
+
 
 def data_files(fs: HadoopFs, path: str) -> list[str]:
     """Data files of an input directory in name order: names starting with ``_`` (markers)
@@ -239,7 +244,7 @@ def read_target(
             )
             if 0 < corrupt_threshold <= bad:
                 cached.unpersist()
-                raise CorruptRecordsError(msg)
+                raise CorruptRecordsError(msg, read=total, corrupt=bad)
             log.warning(
                 "Encountered %d corrupt records out of %d total input records (%.2f%%) when "
                 "reading %s input data (corruptRecordFailureThreshold %d); dropping them. "

@@ -257,6 +257,9 @@ class _Refiner:
             res.written = int(self.spark.read.parquet(target.partition_path).count())
             res.status = "refined"
         except Exception as e:
+            # A corrupt-record failure still accounts for what was read.
+            res.read = getattr(e, "read", res.read)
+            res.corrupt = getattr(e, "corrupt", res.corrupt)
             res.error = f"Failed refinement of {target}. Original exception: {short_error(e)}"
             log.error(res.error)
             try:

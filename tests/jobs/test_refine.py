@@ -81,6 +81,7 @@ def test_failed_hour_exits_1_and_emails_the_report_then_monitor_reports_it(
         assert [r["status"] for r in report["rows"]] == ["refined", "failed"]
         assert report["rows"][0]["read"] == 2 and report["rows"][0]["written"] == 2
         assert "Encountered 1 corrupt records out of 2" in report["failures"][0]["error"]
+        assert (report["rows"][1]["read"], report["rows"][1]["corrupt"]) == (2, 1)
         assert len(smtp.messages) == 1
         assert smtp.messages[0]["Subject"].startswith("Refine failures for job ")
         assert "--table_include_regex=test" in smtp.messages[0].get_payload(decode=True).decode()
