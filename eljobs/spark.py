@@ -35,11 +35,15 @@ _COMMON: dict[str, str] = {
 PRESETS: dict[str, dict[str, str]] = {
     "local": {
         "spark.master": "local[*]",
+        # In local mode the executors live in the driver JVM: 1 GiB (Spark's default) runs a
+        # million-line backfill out of heap.
+        "spark.driver.memory": "4g",
         "spark.sql.shuffle.partitions": "8",
         "spark.ui.showConsoleProgress": "true",
     },
     "test": {
         "spark.master": "local[2]",
+        "spark.driver.memory": "2g",
         "spark.sql.shuffle.partitions": "2",
         "spark.default.parallelism": "2",
         "spark.ui.enabled": "false",
