@@ -18,9 +18,10 @@ an address missing from the database gets the all-unknown answer (:data:`UNKNOWN
 the English ones; missing parts are ``Unknown`` and missing codes ``--``. No DNS lookup is ever
 made (the reference may resolve an unparsable value as a host name).
 
-Database path: :func:`resolve_database_path` (explicit argument, then the options
-``geocode_ip.database`` / ``maxmind.database.city``, then ``$ELJOBS_MAXMIND_CITY_DB``, then the
-GeoLite2 City database shipped by the PyPI package ``maxminddb-geolite2``).
+Database path: :func:`resolve_database_path` (explicit argument, then the first option of
+:data:`DATABASE_OPTION_KEYS`, e.g. ``--conf spark.refine.transformfunction.geocodeip.database=
+/usr/share/GeoIP/GeoIP2-City.mmdb``, then ``$ELJOBS_MAXMIND_CITY_DB``, then the GeoLite2 City
+database shipped by the PyPI package ``maxminddb-geolite2``).
 """
 
 from __future__ import annotations
@@ -69,8 +70,15 @@ UNKNOWN_GEO: tuple[str, ...] = (
 #: DDL of the struct the Arrow UDF returns (every field a non-null string for a non-null IP).
 GEO_STRUCT_DDL = ", ".join(f"{k} string" for k in GEO_KEYS)
 
-#: Option keys (TransformContext.options) naming the MaxMind City database, first found wins.
-DATABASE_OPTION_KEYS: tuple[str, ...] = ("geocode_ip.database", "maxmind.database.city")
+#: Option keys (TransformContext.options, i.e. the Spark conf under the runner) naming the
+#: MaxMind City database, first found wins. Only ``spark.``-prefixed keys pass spark-submit's
+#: ``--conf``; the reference reads the Java system property ``maxmind.database.city``.
+DATABASE_OPTION_KEYS: tuple[str, ...] = (
+    "geocode_ip.database",
+    "spark.refine.transformfunction.geocodeip.database",
+    "maxmind.database.city",
+    "spark.maxmind.database.city",
+)
 
 #: Environment variable naming the MaxMind City database.
 DATABASE_ENV = "ELJOBS_MAXMIND_CITY_DB"

@@ -66,7 +66,6 @@ from pyspark.sql.types import (
 from eljobs.columns import (
     NORMALIZED_HOST_TYPE,
     field,
-    is_spider,
     is_wmf_hostname,
     normalized_host,
     quote_name,
@@ -228,6 +227,11 @@ def deduplicate(df: DataFrame, *, context: TransformContext | None = None) -> Da
     When ``meta.dt``, ``meta.request_id`` or ``meta.uri`` exist, the row kept per key is the
     first ordered by them descending with NULLs last; otherwise an arbitrary one. The output
     schema is the input's. No id column → the input, unchanged.
+
+    Plan: ranking every row needs a shuffle of every row. When ``df`` reads cached data (the
+    runner persists the parsed input), only narrow (key, ordering, row id) records are
+    aggregated and the chosen rows kept in one more pass (:func:`_deduplicate_cached`); the
+    result is the same.
     """
     ids = find_columns(df.schema, ID_SOURCES)
     if not ids:
@@ -246,9 +250,9 @@ def deduplicate(df: DataFrame, *, context: TransformContext | None = None) -> Da
     )
     key_name = "__eljobs_dedup_key"
     rank_name = "__eljobs_dedup_rank"
-    ordering = [f.column.desc_nulls_last() for f in order]
     if _reads_cached_data(df):
-        return _deduplicate_rare(df, coalesce_sources(ids), ordering, key_name, rank_name)
+        return _deduplicate_cached(df, coalesce_sources(ids), order, key_name)
+    ordering = [f.column.desc_nulls_last() for f in order]
     fake = F.concat(F.lit("fake_"), F.expr("uuid()"))
     keyed = df.withColumn(key_name, F.coalesce(coalesce_sources(ids), fake))
     if not ordering:
@@ -270,36 +274,36 @@ def _reads_cached_data(df: DataFrame) -> bool:
     return "InMemoryRelation" in str(plan)
 
 
-def _deduplicate_rare(
-    df: DataFrame, key: Column, ordering: list[Column], key_name: str, rank_name: str
+def _deduplicate_cached(
+    df: DataFrame, key: Column, order: Sequence[FoundColumn], key_name: str
 ) -> DataFrame:
-    """Deduplicate without shuffling every row, for input that is cheap to scan again.
+    """Deduplicate without shuffling whole rows, for input that is cheap to scan twice.
 
-    Duplicates are rare, so only their keys are shuffled (a narrow aggregation), broadcast, and
-    used to split the frame: rows whose key is unique (or NULL: never dropped) pass through
-    untouched; only rows of duplicated keys are shuffled and ranked. Same result as ranking
-    every row, at the cost of three scans of the (cached) input.
+    Each row gets an id (``monotonically_increasing_id``: stable across scans of cached data).
+    A narrow aggregation over (key, ordering columns, row id) finds, for every key seen more
+    than once, the id of the row to keep (``max_by`` the ordering struct: struct comparison puts
+    NULL fields first, so the maximum is the first row of ``ORDER BY ... DESC NULLS LAST``).
+    Those few (key, id) pairs are broadcast and one pass keeps unique or NULL keys and the
+    chosen rows. Same result as ranking every row, without moving the rows themselves.
     """
-    keyed = df.withColumn(key_name, key)
-    dup_keys = (
+    row_name, winner_name, count_name = "__eljobs_dedup_row", "__eljobs_dedup_win", "__eljobs_n"
+    keyed = df.withColumn(key_name, key).withColumn(row_name, F.monotonically_increasing_id())
+    row = F.col(row_name)
+    if order:
+        ranking = F.struct(*[f.column.alias(f"o{i}") for i, f in enumerate(order)])
+        winner = F.max_by(row, ranking)
+    else:
+        winner = F.min(row)
+    winners = (
         keyed.where(F.col(key_name).isNotNull())
         .groupBy(key_name)
-        .count()
-        .where(F.col("count") > 1)
-        .select(key_name)
+        .agg(F.count(F.lit(1)).alias(count_name), winner.alias(winner_name))
+        .where(F.col(count_name) > 1)
+        .select(key_name, winner_name)
     )
-    unique = keyed.join(F.broadcast(dup_keys), key_name, "left_anti")
-    repeated = keyed.join(F.broadcast(dup_keys), key_name, "left_semi")
-    if ordering:
-        window = Window.partitionBy(key_name).orderBy(*ordering)
-        kept = (
-            repeated.withColumn(rank_name, F.row_number().over(window))
-            .where(F.col(rank_name) == 1)
-            .drop(rank_name)
-        )
-    else:
-        kept = repeated.dropDuplicates([key_name])
-    return unique.unionByName(kept).drop(key_name)
+    joined = keyed.join(F.broadcast(winners), key_name, "left")
+    kept = joined.where(F.col(winner_name).isNull() | (F.col(winner_name) == row))
+    return kept.select(*[F.col(quote_name(c)) for c in df.columns])
 
 
 def geocode_ip(
@@ -429,7 +433,7 @@ def parse_user_agent(df: DataFrame, *, context: TransformContext | None = None) 
         _describe(context),
     )
     tmp = "__eljobs_ua"
-    parsed = df.withColumn(tmp, ua_batch.ua_struct(ua))
+    parsed = df.withColumn(tmp, ua_batch.ua_struct(ua, with_spider=legacy))
     parts = F.col(tmp)
     app_version = F.when(
         ua.startswith(WMF_APP_PREFIX),
@@ -445,7 +449,9 @@ def parse_user_agent(df: DataFrame, *, context: TransformContext | None = None) 
     out = [*_columns_except(df, *drop), ua_map.alias(USER_AGENT_MAP)]
     if legacy:
         device = parts.getField("device_family")
-        is_bot = (device == F.lit("Spider")) | ((device == F.lit("Other")) & is_spider(ua))
+        is_bot = (device == F.lit("Spider")) | (
+            (device == F.lit("Other")) & parts.getField("is_spider")
+        )
         built = F.struct(
             parts.getField("browser_family").alias("browser_family"),
             parts.getField("browser_major").alias("browser_major"),

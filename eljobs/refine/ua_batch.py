@@ -12,19 +12,24 @@ over Arrow batches:
   batch is handled once (user agents follow a steep Zipf law), then expands the answers with
   ``take``; :func:`ua_struct` wraps it as a Spark scalar Arrow UDF.
 
-``wmf_app_version``, ``is_mediawiki``, ``is_bot`` (with the spider regex,
-:func:`eljobs.columns.is_spider`) and the map itself are native Spark expressions built by the
-transform (:mod:`eljobs.refine.transforms`).
+* the reference's spider test (for the legacy ``useragent.is_bot``) runs here too, once per
+  distinct user agent (:func:`spider`): as a native ``rlike`` it was evaluated for every row
+  whose device is ``Other`` and its ``.*(a|b|...).*`` shape made that the costliest part.
+
+``wmf_app_version``, ``is_mediawiki`` and the map itself are native Spark expressions built by
+the transform (:mod:`eljobs.refine.transforms`).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from eljobs.columns import SPIDER_PATTERN
 from eljobs.useragent import parse_ua
 
 if TYPE_CHECKING:
@@ -70,14 +75,31 @@ def ua_parts(ua: str) -> tuple[str, ...]:
     )
 
 
-#: DDL of the struct :func:`parse_batch` returns.
-STRUCT_DDL = ", ".join(f"{name} string" for name in UA_FIELDS)
+#: The reference's spider regex (:data:`eljobs.columns.SPIDER_PATTERN`) for Python's ``re``.
+#: Evaluated once per distinct user agent here instead of once per row in the JVM; the
+#: pattern only uses constructs on which ``re`` and ``java.util.regex`` agree (ASCII input).
+SPIDER_RE = re.compile(SPIDER_PATTERN)
 
 
-def parse_batch(uas: pa.Array | pa.ChunkedArray) -> pa.StructArray:
+@functools.lru_cache(maxsize=CACHE_SIZE)
+def spider(ua: str) -> bool:
+    """The reference's ``isSpider``: ``-`` or a match of the spider regex, cached per process."""
+    return ua == "-" or SPIDER_RE.search(ua) is not None
+
+
+def struct_ddl(*, with_spider: bool = False) -> str:
+    """DDL of the struct :func:`parse_batch` returns."""
+    fields = [f"{name} string" for name in UA_FIELDS]
+    if with_spider:
+        fields.append("is_spider boolean")
+    return ", ".join(fields)
+
+
+def parse_batch(uas: pa.Array | pa.ChunkedArray, *, with_spider: bool = False) -> pa.StructArray:
     """Parse an Arrow array of user agents into a struct array (:data:`UA_FIELDS`).
 
-    NULL user agents give NULL structs. Each distinct user agent of the batch is parsed once.
+    With ``with_spider`` a boolean ``is_spider`` field (:func:`spider`) is added. NULL user
+    agents give NULL structs. Each distinct user agent of the batch is handled once.
     """
     if isinstance(uas, pa.ChunkedArray):
         uas = uas.combine_chunks()
@@ -91,18 +113,28 @@ def parse_batch(uas: pa.Array | pa.ChunkedArray) -> pa.StructArray:
         pc.take(pa.array([p[i] for p in parsed], type=pa.string()), indices)
         for i in range(len(UA_FIELDS))
     ]
-    return pa.StructArray.from_arrays(arrays, names=list(UA_FIELDS), mask=uas.is_null())
+    names = list(UA_FIELDS)
+    if with_spider:
+        flags = pa.array([spider(ua) for ua in distinct], type=pa.bool_())
+        arrays.append(pc.take(flags, indices))
+        names.append("is_spider")
+    return pa.StructArray.from_arrays(arrays, names=names, mask=uas.is_null())
 
 
-def ua_struct(ua: Column) -> Column:
-    """A struct column (:data:`STRUCT_DDL`) parsing the string column ``ua``.
+def ua_struct(ua: Column, *, with_spider: bool = False) -> Column:
+    """A struct column (:func:`struct_ddl`) parsing the string column ``ua``.
 
     Runs :func:`parse_batch` in the Python workers as a scalar Arrow UDF.
     """
     from pyspark.sql import functions as F
 
-    return F.arrow_udf(_parse_arrow, STRUCT_DDL)(ua)  # type: ignore[call-overload]
+    fn = _parse_with_spider if with_spider else _parse
+    return F.arrow_udf(fn, struct_ddl(with_spider=with_spider))(ua)  # type: ignore[call-overload]
 
 
-def _parse_arrow(uas: pa.Array) -> pa.Array:
+def _parse(uas: pa.Array) -> pa.Array:
     return parse_batch(uas)
+
+
+def _parse_with_spider(uas: pa.Array) -> pa.Array:
+    return parse_batch(uas, with_spider=True)

@@ -55,3 +55,27 @@ def test_each_distinct_user_agent_is_parsed_once_per_batch() -> None:
     assert info.misses == 2 and info.hits == 0
     ua_batch.parse_batch(pa.array([IPHONE]))
     assert ua_batch.ua_parts.cache_info().hits == 1
+
+
+def test_spider_flag_follows_the_reference_pattern_once_per_distinct_agent() -> None:
+    # The same cases as tests/test_columns.py::test_is_spider (the native rlike version).
+    cases = {
+        GOOGLEBOT: True,
+        "curl/7.68.0": True,
+        "CURL/7.68.0": True,
+        "Mozilla/5.0 compatible; SomeSpider": True,
+        "MediaWiki/1.41 (https://example.org)": True,
+        "someone@example.org my-tool/1.0": True,
+        "my-tool/1.0 (someone@example.org)": False,
+        "-": True,
+        "Mozilla/5.0 (X11; Linux x86_64; rv:109.0) Gecko/20100101 Firefox/118.0": False,
+        IPHONE: False,
+        "I use curl/7": False,
+        "": False,
+    }
+    uas = list(cases)
+    got = ua_batch.parse_batch(pa.array([*uas, None]), with_spider=True).to_pylist()
+    assert [g["is_spider"] for g in got[:-1]] == list(cases.values())
+    assert got[-1] is None
+    assert set(got[0]) == {*ua_batch.UA_FIELDS, "is_spider"}
+    assert ua_batch.struct_ddl(with_spider=True).endswith("is_spider boolean")
