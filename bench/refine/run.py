@@ -297,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, default=None, help="work folder (default: a temp dir)")
     p.add_argument("--runs", default=",".join(RUNS), help=f"subset of {','.join(RUNS)}")
     p.add_argument("--keep", action="store_true", help="keep the work folder")
+    p.add_argument(
+        "--reuse", action="store_true", help="reuse the input a previous run left in --work"
+    )
     args = p.parse_args(argv)
     runs = [r.strip() for r in args.runs.split(",") if r.strip()]
     unknown = [r for r in runs if r not in RUNS]
@@ -312,7 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     hour_dir = hour_dir / f"day={HOUR:%d}/hour={HOUR:%H}"
     print(f"machine: {machine()}")
     t0 = time.perf_counter()
-    made = generate(hour_dir, args.n)
+    stats = work / f"input-{args.n}.json"
+    if args.reuse and stats.is_file():
+        made = json.loads(stats.read_text())
+    else:
+        shutil.rmtree(hour_dir, ignore_errors=True)
+        made = generate(hour_dir, args.n)
+        stats.write_text(json.dumps(made))
     print(
         f"input: {made['events']:,} {SCHEMA_NAME} events, {made['bytes'] / 1e6:.0f} MB JSON "
         f"({made['bytes'] / made['events']:.0f} B/event), {made['canary']} canary, "
