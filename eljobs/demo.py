@@ -605,11 +605,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "spark.ui.showConsoleProgress": "false",
                 "spark.ui.enabled": "false",
                 "spark.sql.debug.maxToStringFields": "1000",
-                # eljobs' quiet log4j2 file (warnings that matter only), plus the local preset's.
-                "spark.driver.extraJavaOptions": (
-                    f"-Duser.timezone=UTC -Dderby.system.home={work} "
-                    f"-Dlog4j2.configurationFile=file:{ROOT / 'conf' / 'log4j2.properties'}"
-                ),
             },
         )
         print(f"local Spark {spark.version}, master {spark.sparkContext.master}")

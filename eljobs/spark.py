@@ -64,6 +64,12 @@ def work_dir() -> Path:
     return p
 
 
+def _log4j_option() -> str:
+    # A checkout carries the project's quiet log4j2 file; an installed wheel uses Spark's own.
+    conf = Path(__file__).resolve().parent.parent / "conf" / "log4j2.properties"
+    return f" -Dlog4j2.configurationFile=file:{conf}" if conf.is_file() else ""
+
+
 def _local_env() -> None:
     # Spark's Python workers otherwise take the first python3 on PATH, which lacks our packages.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
