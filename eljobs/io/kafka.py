@@ -801,6 +801,9 @@ class _Deliveries:
             if len(self.errors) < 3:
                 self.errors.append(f"{t}[{msg.partition()}]: {err.str()}")
 
+    def add_handed(self, topic: str, n: int) -> None:
+        self.handed[topic] = self.handed.get(topic, 0) + n
+
     def hand(self, topics: Sequence[str]) -> None:
         for t, n in Counter(topics).items():
             self.handed[t] = self.handed.get(t, 0) + n
@@ -830,7 +833,7 @@ def produce_batches(
         KafkaDeliveryError: a message failed or was not acknowledged in time; the message says
             how many were acknowledged per topic before that (when known).
     """
-    from confluent_kafka import KafkaException, Producer
+    from confluent_kafka import KafkaError, KafkaException, Producer
 
     servers = conf.get("bootstrap.servers", "?")
     only_errors = str(conf.get("delivery.report.only.error", "false")).lower() == "true"
@@ -847,6 +850,32 @@ def produce_batches(
         # Local queue full: serve delivery reports until there is room. Messages time out
         # after message.timeout.ms, so this wait is bounded.
         poll(0.05)
+
+    def enqueue_all(topic: str, msgs: list[dict[str, Any]]) -> bool:
+        """produce_batch until every message is queued; False when deliveries fail meanwhile.
+
+        produce_batch marks the messages it could not queue with ``_err``; a full local queue
+        is waited out (bounded by message.timeout.ms), any other error fails the task.
+        """
+        pending = msgs
+        while pending:
+            if producer.produce_batch(topic, pending) == len(pending):
+                dr.add_handed(topic, len(pending))
+                return True
+            retry = []
+            for m in pending:
+                err = m.pop("_err", None)
+                if err is None:
+                    continue
+                if err.code() != KafkaError._QUEUE_FULL:
+                    raise fail(f"cannot queue a message for {topic}: {err}", False)
+                retry.append(m)
+            dr.add_handed(topic, len(pending) - len(retry))
+            wait_for_room()
+            if dr.failed:
+                return False
+            pending = retry
+        return True
 
     def fail(why: str, settled: bool) -> KafkaDeliveryError:
         handed = sum(dr.handed.values())
@@ -873,19 +902,22 @@ def produce_batches(
             values = batch.column(names.index("value")).to_pylist()
             done = 0
             if names == ["topic", "value"]:
-                # The common case (no key, partition or headers): the tightest loop.
+                # The common case (no key, partition or headers): group the batch by topic and
+                # hand each group to librdkafka in one produce_batch call (about 3 times less
+                # Python work per message than one produce call each).
+                groups: dict[str, list[dict[str, Any]]] = {}
                 for t, v in zip(topics, values, strict=True):
-                    while True:
-                        try:
-                            produce(t, v)
-                            break
-                        except BufferError:
-                            wait_for_room()
-                            if dr.failed:
-                                break
-                    if dr.failed:
+                    g = groups.get(t)
+                    if g is None:
+                        g = groups[t] = []
+                    g.append({"value": v})
+                for t, msgs in groups.items():
+                    if not enqueue_all(t, msgs):
                         break
-                    done += 1
+                if dr.failed:
+                    break
+                poll(0)
+                continue
             else:
                 keys = batch.column(names.index("key")).to_pylist() if "key" in names else None
                 parts = (

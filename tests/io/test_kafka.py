@@ -279,23 +279,29 @@ def test_broker_killed_mid_write_fails_clearly_and_a_rerun_loses_nothing(
         )
         .cache()
     )
+    # The same rows, made slowly (a 20 ms pause in the JVM every 100 rows: at most 5,000
+    # rows/s per task) so the kill lands in the middle of the first write, whatever the sink's
+    # speed. The pause's null result is concatenated away.
+    pause = F.when(
+        F.col("id") % 100 == 0, F.expr("reflect('java.lang.Thread', 'sleep', cast(20 as bigint))")
+    )
+    slow = spark.range(n, numPartitions=2).select(
+        F.element_at(F.array(*[F.lit(t) for t in topics]), (F.col("id") % 2 + 1).cast("int")).alias(
+            "topic"
+        ),
+        F.concat(
+            F.to_json(F.struct(F.col("id"), F.md5(F.col("id").cast("string")).alias("uuid"))),
+            F.coalesce(pause, F.lit("")),
+        ).alias("value"),
+    )
     expected = {t: n // 2 for t in topics}
     with EmbeddedBroker(log_path=tmp_path / "tansu.log") as b:
         box: dict[str, Any] = {}
 
         def write() -> None:
             try:
-                # A small producer queue and a long linger keep this write slow enough
-                # (about 5,000 rows/s per task) for the kill to land in its middle.
                 box["result"] = write_to_kafka(
-                    df,
-                    bootstrap_servers=b.bootstrap_servers,
-                    create_topics=True,
-                    timeout_s=8,
-                    options={
-                        "kafka.queue.buffering.max.messages": "500",
-                        "kafka.linger.ms": "100",
-                    },
+                    slow, bootstrap_servers=b.bootstrap_servers, create_topics=True, timeout_s=8
                 )
             except Exception as e:
                 box["error"] = e
