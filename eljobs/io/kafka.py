@@ -854,23 +854,30 @@ def produce_batches(
     def enqueue_all(topic: str, msgs: list[dict[str, Any]]) -> bool:
         """produce_batch until every message is queued; False when deliveries fail meanwhile.
 
-        produce_batch marks the messages it could not queue with ``_err``; a full local queue
+        produce_batch marks the messages it could not queue with ``_error``; a full local queue
         is waited out (bounded by message.timeout.ms), any other error fails the task.
         """
         pending = msgs
         while pending:
-            if producer.produce_batch(topic, pending) == len(pending):
+            queued = producer.produce_batch(topic, pending)
+            if queued == len(pending):
                 dr.add_handed(topic, len(pending))
                 return True
             retry = []
             for m in pending:
-                err = m.pop("_err", None)
+                err = m.pop("_error", None)
                 if err is None:
                     continue
                 if err.code() != KafkaError._QUEUE_FULL:
                     raise fail(f"cannot queue a message for {topic}: {err}", False)
                 retry.append(m)
-            dr.add_handed(topic, len(pending) - len(retry))
+            if len(pending) - len(retry) != queued:
+                raise fail(
+                    f"produce_batch queued {queued} of {len(pending)} messages for {topic} but "
+                    f"marked {len(retry)} as not queued",
+                    False,
+                )
+            dr.add_handed(topic, queued)
             wait_for_room()
             if dr.failed:
                 return False

@@ -241,6 +241,29 @@ def test_create_topics_with_partitions_and_explicit_partition_column(
     )
 
 
+def test_produce_batches_waits_out_a_full_local_queue_and_loses_nothing(
+    broker: EmbeddedBroker,
+) -> None:
+    import pyarrow as pa
+
+    from eljobs.io.kafka import produce_batches
+
+    t = _topic("queue_full")
+    existing_topics(broker.bootstrap_servers, {}, 10)
+    values = [f"v{i}" for i in range(5000)]
+    batches = [
+        pa.RecordBatch.from_pydict({"topic": [t] * 2500, "value": values[:2500]}),
+        pa.RecordBatch.from_pydict({"topic": [t] * 2500, "value": values[2500:]}),
+    ]
+    # A local queue of 100 messages: every batch overflows it many times.
+    conf = producer_config(
+        broker.bootstrap_servers, {"kafka.queue.buffering.max.messages": "100"}, timeout_s=30
+    )
+    assert produce_batches(iter(batches), conf, 30) == {t: 5000}
+    got = read_topic(broker.bootstrap_servers, t)
+    assert sorted(m["value"] for m in got) == sorted(v.encode() for v in values)
+
+
 def test_broker_down_at_start_fails_in_bounded_time_naming_servers(spark: Any) -> None:
     servers = f"127.0.0.1:{free_port()}"
     df = _rows(spark, 10, ["never"])
