@@ -173,10 +173,18 @@ def _is_string(dt: DataType) -> bool:
 
 
 def _compile_struct(
-    schema: StructType, entry: Mapping[str, Node], path: str, ctx: _Ctx
+    schema: StructType,
+    entry: Mapping[str, Node],
+    path: str,
+    ctx: _Ctx,
+    keep: Sequence[str] = (),
 ) -> StructMask:
     out: dict[str, MaskNode] = {}
     for f in schema.fields:
+        if f.name in keep:
+            # Top-level partition columns: kept whatever the allowlist says (not even checked).
+            out[f.name] = KEEP_NODE
+            continue
         value = entry.get(f.name.lower())
         child_path = f"{path}.{f.name}" if path else f.name
         out[f.name] = _compile_field(f, value, child_path, ctx)
@@ -302,15 +310,13 @@ def compile_table_mask(
         raise AllowlistError(
             f"Invalid allowlist value for table `{table}`.", table=table, source=allowlist.source
         )
-    root: MaskNode = _compile_struct(schema, entry, "", ctx)
+    keep = list(partition_keys)
+    root: MaskNode = _compile_struct(schema, entry, "", ctx, keep)
     if allowlist.defaults is not None:
-        defaults = _compile_struct(schema, allowlist.defaults, "", ctx)
+        defaults = _compile_struct(schema, allowlist.defaults, "", ctx, keep)
         root = merge(defaults, root)
     assert isinstance(root, StructMask)
     fields = dict(root.fields)
-    for key in partition_keys:
-        if key in fields:
-            fields[key] = KEEP_NODE
     # Keep the schema's column order (merge may reorder).
     ordered = StructMask({f.name: fields.get(f.name, NULLIFY) for f in schema.fields})
     _check_nullable(ordered, schema, "", ctx)

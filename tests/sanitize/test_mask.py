@@ -128,6 +128,17 @@ def test_partition_columns_always_kept_top_level_only(spark: SparkSession) -> No
     )
 
 
+def test_partition_columns_kept_whatever_the_allowlist_says(spark: SparkSession) -> None:
+    check(
+        spark,
+        "a string, year bigint, month bigint",
+        [("x", 2024, 1)],
+        {"__defaults__": {"month": {"x": "keep"}}, "t": {"year": "hash"}},
+        [(None, 2024, 1)],
+        partition={"year": 2024, "month": 1},
+    )
+
+
 def test_partition_key_match_is_case_sensitive(spark: SparkSession) -> None:
     check(
         spark,
