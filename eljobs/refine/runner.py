@@ -151,15 +151,22 @@ def group_by_table(targets: Sequence[RefineTarget]) -> dict[str, list[RefineTarg
 
 def short_error(e: BaseException) -> str:
     """An exception as one readable message (a Java stack trace reduced to its message)."""
+    from eljobs.sanitize.hashing import redact
+
     java = getattr(e, "java_exception", None)
     if java is not None:
         try:
-            return str(java.toString())
+            text_of_java = str(java.toString())
         except Exception:  # the JVM may be gone
             pass
+        else:
+            return redact(text_of_java)
     text = str(e) or type(e).__name__
     first = text.split("\n\tat ", 1)[0]
-    return f"{type(e).__name__}: {first}" if not first.startswith(type(e).__name__) else first
+    # Failure messages reach logs, reports and emails: hide any salt form the sanitizer
+    # registered (and binary literals) whatever step of a sanitize run raised them.
+    named = first if first.startswith(type(e).__name__) else f"{type(e).__name__}: {first}"
+    return redact(named)
 
 
 def _conf_options(spark: Any) -> dict[str, str]:

@@ -52,3 +52,13 @@ def test_targets_grouped_by_table_in_discovery_order():
 def test_short_error_keeps_the_message():
     assert short_error(ValueError("bad value")) == "ValueError: bad value"
     assert short_error(RuntimeError("")) == "RuntimeError"
+
+
+def test_short_error_hides_registered_salts():
+    from eljobs.sanitize.hashing import register_secret
+
+    salt = "f3" * 32
+    register_secret(salt)
+    text = short_error(RuntimeError(f"cast failed near {salt} and 0x{'ab' * 20}"))
+    assert salt not in text and "ab" * 20 not in text
+    assert text.startswith("RuntimeError: cast failed near *****")
