@@ -101,6 +101,8 @@ class EmbeddedBroker:
         self.host = "127.0.0.1"
         self.port = port or free_port(self.host)
         self.ready_timeout_s = ready_timeout_s
+        # A log file we made ourselves is removed by close(); one the caller named is kept.
+        self._own_log = log_path is None
         if log_path is None:
             fd, name = tempfile.mkstemp(prefix="eljobs-tansu-", suffix=".log")
             os.close(fd)
@@ -225,13 +227,23 @@ class EmbeddedBroker:
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
 
+    def close(self) -> None:
+        """Stop the broker and remove the log file it made for itself (if any)."""
+        self.stop()
+        if self._own_log:
+            self.log_path.unlink(missing_ok=True)
+
     def __exit__(
         self,
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        # Keep the log when leaving on an error: it may say why.
+        if exc_type is None:
+            self.close()
+        else:
+            self.stop()
 
     def __repr__(self) -> str:
         return f"EmbeddedBroker({self.bootstrap_servers}, pid={self.pid})"
@@ -292,6 +304,8 @@ def _cli_stop(pid_file: Path) -> int:
         if _alive(pid):
             os.kill(pid, signal.SIGKILL)
     pid_file.unlink()
+    if info.get("log"):
+        Path(info["log"]).unlink(missing_ok=True)
     print(f"stopped broker pid {pid} ({info['bootstrap_servers']})")
     return 0
 
