@@ -251,6 +251,7 @@ def deduplicate(df: DataFrame, *, context: TransformContext | None = None) -> Da
     key_name = "__eljobs_dedup_key"
     rank_name = "__eljobs_dedup_rank"
     if _reads_cached_data(df):
+        log.info("Input is cached: deduplicating through a narrow aggregation of the ids")
         return _deduplicate_cached(df, coalesce_sources(ids), order, key_name)
     ordering = [f.column.desc_nulls_last() for f in order]
     fake = F.concat(F.lit("fake_"), F.expr("uuid()"))
