@@ -48,7 +48,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -490,22 +490,7 @@ def add_is_wmf_domain(df: DataFrame, *, context: TransformContext | None = None)
 
     Neither column exists → ``is_wmf_domain`` is a NULL boolean.
     """
-    sources = find_columns(df.schema, DOMAIN_SOURCES)
-    if not sources:
-        log.info(
-            "%s has none of %s; %s will be NULL",
-            _describe(context),
-            " or ".join(DOMAIN_SOURCES),
-            IS_WMF_DOMAIN,
-        )
-        return df.withColumn(IS_WMF_DOMAIN, F.lit(None).cast(BooleanType()))
-    log.info(
-        "Adding %s from %s in %s",
-        IS_WMF_DOMAIN,
-        ", ".join(f.name for f in sources),
-        _describe(context),
-    )
-    return df.withColumn(IS_WMF_DOMAIN, is_wmf_hostname(coalesce_sources(sources)))
+    return _add_from_domain(df, context, IS_WMF_DOMAIN, BooleanType(), is_wmf_hostname)
 
 
 def filter_allowed_domains(df: DataFrame, *, context: TransformContext | None = None) -> DataFrame:
@@ -543,22 +528,30 @@ def add_normalized_host(df: DataFrame, *, context: TransformContext | None = Non
     From ``meta.domain`` / ``webHost`` with :func:`eljobs.columns.normalized_host`; neither
     exists → a NULL struct of that type.
     """
+    return _add_from_domain(df, context, NORMALIZED_HOST, NORMALIZED_HOST_TYPE, normalized_host)
+
+
+def _add_from_domain(
+    df: DataFrame,
+    context: TransformContext | None,
+    name: str,
+    null_type: DataType,
+    build: Callable[[Column], Column],
+) -> DataFrame:
+    """Add column ``name`` built from the first non-NULL domain source, or a typed NULL."""
     sources = find_columns(df.schema, DOMAIN_SOURCES)
     if not sources:
         log.info(
             "%s has none of %s; %s will be NULL",
             _describe(context),
             " or ".join(DOMAIN_SOURCES),
-            NORMALIZED_HOST,
+            name,
         )
-        return df.withColumn(NORMALIZED_HOST, F.lit(None).cast(NORMALIZED_HOST_TYPE))
+        return df.withColumn(name, F.lit(None).cast(null_type))
     log.info(
-        "Adding %s from %s in %s",
-        NORMALIZED_HOST,
-        ", ".join(f.name for f in sources),
-        _describe(context),
+        "Adding %s from %s in %s", name, ", ".join(f.name for f in sources), _describe(context)
     )
-    return df.withColumn(NORMALIZED_HOST, normalized_host(coalesce_sources(sources)))
+    return df.withColumn(name, build(coalesce_sources(sources)))
 
 
 def parse_timestamp_fields(df: DataFrame, *, context: TransformContext | None = None) -> DataFrame:
