@@ -57,13 +57,9 @@ SEED = 42
 
 def machine() -> dict[str, str]:
     """nproc, memory, load, versions."""
-    mem = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
+    from eljobs.testing.machine import total_memory
+
+    mem = total_memory()
     versions = {}
     for pkg in ("pyspark", "pyarrow", "jsonschema", "fastjsonschema", "ua-parser", "ua-parser-rs"):
         try:

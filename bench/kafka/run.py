@@ -191,13 +191,11 @@ def _versions() -> dict[str, str]:
 
 
 def _machine() -> str:
-    mem_kb = 0
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith("MemTotal:"):
-            mem_kb = int(line.split()[1])
+    from eljobs.testing.machine import total_memory
+
     load = os.getloadavg()
     return (
-        f"nproc={os.cpu_count()} memory={mem_kb / 1024 / 1024:.1f} GiB "
+        f"nproc={os.cpu_count()} memory={total_memory()} "
         f"load average (1/5/15 min) {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} "
         f"({platform.platform()})"
     )

@@ -200,13 +200,9 @@ def generate(path: Path, n: int, *, files: int = 8, seed: int = 11) -> dict[str,
 
 def machine() -> str:
     """nproc, memory and CPU model."""
-    mem = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
+    from eljobs.testing.machine import total_memory
+
+    mem = total_memory()
     cpu = platform.processor() or "?"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -56,13 +56,9 @@ PARTITION = {"year": 2024, "month": 1, "day": 5, "hour": 3}
 
 def machine() -> dict[str, str]:
     """nproc, memory, load and versions, for the report."""
-    mem = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                mem = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-    except OSError:
-        pass
+    from eljobs.testing.machine import total_memory
+
+    mem = total_memory()
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     return {
         "nproc": str(os.cpu_count()),
