@@ -94,7 +94,9 @@ def session_conf(profile: str = "local", conf: Mapping[str, str] | None = None) 
                 "spark.hadoop.javax.jdo.option.ConnectionURL": (
                     f"jdbc:derby:;databaseName={derby};create=true"
                 ),
-                "spark.driver.extraJavaOptions": (f"-Duser.timezone=UTC -Dderby.system.home={wd}"),
+                "spark.driver.extraJavaOptions": (
+                    f"-Duser.timezone=UTC -Dderby.system.home={wd}{_log4j_option()}"
+                ),
                 "spark.sql.catalogImplementation": "hive",
             }
         )

@@ -20,3 +20,10 @@ def test_session_is_utc_with_hive_under_work(spark, work_root: Path) -> None:  #
     assert "eljobs_smoke" in [d.name for d in spark.catalog.listDatabases()]
     assert (work_root / "metastore_db").is_dir()
     assert spark.range(3).count() == 3
+
+
+def test_local_presets_use_the_project_log4j_file(work_root: Path) -> None:
+    conf = Path(__file__).resolve().parent.parent / "conf" / "log4j2.properties"
+    opts = session_conf("local")["spark.driver.extraJavaOptions"]
+    assert f"-Dlog4j2.configurationFile=file:{conf}" in opts
+    assert f"-Dderby.system.home={work_root}" in opts
