@@ -220,6 +220,16 @@ def remove_canary_events(df: DataFrame, *, context: TransformContext | None = No
     return df.where(domain.isNull() | (domain != F.lit(CANARY_DOMAIN)))
 
 
+def _sources_or_skip(
+    df: DataFrame, names: Sequence[str], context: TransformContext | None, outcome: str
+) -> list[FoundColumn]:
+    """The source columns of ``names`` that ``df`` has; when none, log why and what follows."""
+    found = find_columns(df.schema, names)
+    if not found:
+        log.info("%s has none of %s; %s", _describe(context), " or ".join(names), outcome)
+    return found
+
+
 def deduplicate(df: DataFrame, *, context: TransformContext | None = None) -> DataFrame:
     """Keep one row per event id (``COALESCE(meta.id, uuid)``), the latest by ``meta.dt``.
 
@@ -233,13 +243,8 @@ def deduplicate(df: DataFrame, *, context: TransformContext | None = None) -> Da
     aggregated and the chosen rows kept in one more pass (:func:`_deduplicate_cached`); the
     result is the same.
     """
-    ids = find_columns(df.schema, ID_SOURCES)
+    ids = _sources_or_skip(df, ID_SOURCES, context, "not deduplicating")
     if not ids:
-        log.info(
-            "%s has none of the id columns %s; not deduplicating",
-            _describe(context),
-            " or ".join(ID_SOURCES),
-        )
         return df
     order = find_columns(df.schema, DEDUP_ORDER)
     log.info(
@@ -325,13 +330,8 @@ def geocode_ip(
     Raises:
         GeocodeDatabaseError: the database file does not exist.
     """
-    sources = find_columns(df.schema, IP_SOURCES)
+    sources = _sources_or_skip(df, IP_SOURCES, context, "not geocoding")
     if not sources:
-        log.info(
-            "%s has none of the ip columns %s; not geocoding",
-            _describe(context),
-            " or ".join(IP_SOURCES),
-        )
         return df
     db_path = geo.resolve_database_path(database, context.options if context else None)
     ip = coalesce_sources(sources)
@@ -499,13 +499,8 @@ def filter_allowed_domains(df: DataFrame, *, context: TransformContext | None = 
     Allowed: NULL or empty, the lower-cased domain containing a match of ``translate.google``
     (a regex: ``.`` is any character), or a WMF host. No source column → the input, unchanged.
     """
-    sources = find_columns(df.schema, DOMAIN_SOURCES)
+    sources = _sources_or_skip(df, DOMAIN_SOURCES, context, "not filtering domains")
     if not sources:
-        log.info(
-            "%s has none of %s; not filtering domains",
-            _describe(context),
-            " or ".join(DOMAIN_SOURCES),
-        )
         return df
     log.info(
         "Keeping allowed domains of %s in %s",
@@ -539,14 +534,8 @@ def _add_from_domain(
     build: Callable[[Column], Column],
 ) -> DataFrame:
     """Add column ``name`` built from the first non-NULL domain source, or a typed NULL."""
-    sources = find_columns(df.schema, DOMAIN_SOURCES)
+    sources = _sources_or_skip(df, DOMAIN_SOURCES, context, f"{name} will be NULL")
     if not sources:
-        log.info(
-            "%s has none of %s; %s will be NULL",
-            _describe(context),
-            " or ".join(DOMAIN_SOURCES),
-            name,
-        )
         return df.withColumn(name, F.lit(None).cast(null_type))
     log.info(
         "Adding %s from %s in %s", name, ", ".join(f.name for f in sources), _describe(context)
