@@ -129,19 +129,13 @@ def _unknown_host() -> Column:
     )
 
 
-def normalized_host(host: Column) -> Column:
-    """The ``normalized_host`` struct of ``host`` (type :data:`NORMALIZED_HOST_TYPE`).
+def host_labels(host: Column) -> Column:
+    """The dot-separated labels of ``host`` as :func:`normalized_host` sees them.
 
-    Algorithm (the reference's): NULL or blank → all parts ``-`` and no qualifiers; otherwise
-    lower-case, cut at the first ``:`` (port), collapse runs of ``.`` or ``/`` into one ``.``
-    and split on ``.`` (a trailing empty label is dropped). One label or a numeric last label
-    (an IP address) → the unknown struct. Else ``tld`` is the last label, ``project_family``
-    (copied to ``project_class``) the one before it; with more than two labels and a first
-    label other than ``www``, the first label is a qualifier when it is one of
-    :data:`HOST_QUALIFIERS`, else the ``project``; with more than three labels every label
-    between the first and the family is a qualifier.
-
-    ``en.m.wikipedia.org`` → (``wikipedia``, ``en``, [``m``], ``org``, ``wikipedia``).
+    Lower-cased, cut at the first ``:`` (port), runs of ``.`` or ``/`` collapsed into one ``.``,
+    a trailing ``.`` dropped, split on ``.``. NULL when ``host`` is NULL or blank (Java's
+    ``trim()``: every character up to U+0020). ``en..m//Wikipedia.org.:80`` →
+    ``[en, m, wikipedia, org]``.
     """
     lowered = F.lower(host)
     without_port = F.substring_index(lowered, ":", 1)
@@ -150,22 +144,39 @@ def normalized_host(host: Column) -> Column:
         without_port.contains("/") | without_port.contains(".."),
         F.regexp_replace(without_port, r"[/.]+", "."),
     ).otherwise(without_port)
-    # Java's String.split drops trailing empty strings; after collapsing there is at most one.
-    trimmed = F.when(
-        collapsed.endswith("."), collapsed.substr(F.lit(1), F.length(collapsed) - 1)
-    ).otherwise(collapsed)
-    parts = F.split(trimmed, r"\.")
-    n = F.size(parts)
-    first = F.element_at(parts, 1)
-    family = F.element_at(parts, -2)
-    tld = F.element_at(parts, -1)
+    # Java's String.split drops trailing empty strings; after collapsing there is at most one
+    # trailing dot, so stripping them all is the same thing.
+    labels = F.split(F.rtrim(collapsed, F.lit(".")), r"\.")
+    blank = host.isNull() | (F.trim(host, F.lit(_CONTROL_AND_SPACE)) == F.lit(""))
+    return F.when(~blank, labels)
+
+
+def normalized_host_of_labels(labels: Column) -> Column:
+    """The ``normalized_host`` struct (type :data:`NORMALIZED_HOST_TYPE`) of host ``labels``
+    (from :func:`host_labels`).
+
+    NULL labels, one label or a numeric last label (an IP address) → the unknown struct (every
+    part ``-``, no qualifiers). Else ``tld`` is the last label, ``project_family`` (copied to
+    ``project_class``) the one before it; with more than two labels and a first label other than
+    ``www``, the first label is a qualifier when it is one of :data:`HOST_QUALIFIERS`, else the
+    ``project``; with more than three labels every label between the first and the family is a
+    qualifier.
+
+    Pass a column that holds the labels rather than the :func:`host_labels` expression itself
+    when speed matters: the labels are read about a dozen times here, and a materialized column
+    is computed once per row (see ``eljobs.refine.transforms.add_normalized_host``).
+    """
+    n = F.size(labels)
+    first = F.element_at(labels, 1)
+    family = F.element_at(labels, -2)
+    tld = F.element_at(labels, -1)
     names_project = (n > 2) & (first != F.lit("www"))
     first_is_qualifier = first.isin(*HOST_QUALIFIERS)
     project = F.when(names_project & ~first_is_qualifier, first).otherwise(F.lit(UNKNOWN_HOST_PART))
     first_qualifier = F.when(names_project & first_is_qualifier, F.array(first)).otherwise(
         F.array().cast(ArrayType(StringType()))
     )
-    middle = F.when(n > 3, F.slice(parts, F.lit(2), n - 3)).otherwise(
+    middle = F.when(n > 3, F.slice(labels, F.lit(2), n - 3)).otherwise(
         F.array().cast(ArrayType(StringType()))
     )
     known = F.struct(
@@ -175,10 +186,18 @@ def normalized_host(host: Column) -> Column:
         tld.alias("tld"),
         family.alias("project_family"),
     )
-    # Java's trim() removes every character up to U+0020, not only spaces.
-    blank = host.isNull() | (F.trim(host, F.lit(_CONTROL_AND_SPACE)) == F.lit(""))
-    unknown = blank | (n <= 1) | tld.rlike(r"^[0-9]+$")
+    unknown = labels.isNull() | (n <= 1) | tld.rlike(r"^[0-9]+$")
     return F.when(unknown, _unknown_host()).otherwise(known)
+
+
+def normalized_host(host: Column) -> Column:
+    """The ``normalized_host`` struct of ``host`` (type :data:`NORMALIZED_HOST_TYPE`): the
+    reference's algorithm, :func:`normalized_host_of_labels` of :func:`host_labels`.
+
+    ``en.m.wikipedia.org`` → (``wikipedia``, ``en``, [``m``], ``org``, ``wikipedia``); NULL or
+    blank → all parts ``-`` and no qualifiers.
+    """
+    return normalized_host_of_labels(host_labels(host))
 
 
 def is_spider(ua: Column) -> Column:

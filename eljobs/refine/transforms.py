@@ -66,8 +66,9 @@ from pyspark.sql.types import (
 from eljobs.columns import (
     NORMALIZED_HOST_TYPE,
     field,
+    host_labels,
     is_wmf_hostname,
-    normalized_host,
+    normalized_host_of_labels,
     quote_name,
 )
 from eljobs.errors import EljobsError
@@ -520,10 +521,28 @@ def filter_allowed_domains(df: DataFrame, *, context: TransformContext | None = 
 def add_normalized_host(df: DataFrame, *, context: TransformContext | None = None) -> DataFrame:
     """Add ``normalized_host`` (:data:`eljobs.columns.NORMALIZED_HOST_TYPE`).
 
-    From ``meta.domain`` / ``webHost`` with :func:`eljobs.columns.normalized_host`; neither
-    exists → a NULL struct of that type.
+    From ``meta.domain`` / ``webHost`` with the algorithm of
+    :func:`eljobs.columns.normalized_host`; neither exists → a NULL struct of that type.
     """
-    return _add_from_domain(df, context, NORMALIZED_HOST, NORMALIZED_HOST_TYPE, normalized_host)
+    sources = _sources_or_skip(df, DOMAIN_SOURCES, context, f"{NORMALIZED_HOST} will be NULL")
+    if not sources:
+        return df.withColumn(NORMALIZED_HOST, F.lit(None).cast(NORMALIZED_HOST_TYPE))
+    log.info(
+        "Adding %s from %s in %s",
+        NORMALIZED_HOST,
+        ", ".join(f.name for f in sources),
+        _describe(context),
+    )
+    # The struct reads the labels a dozen times. As a column of their own (a projection Spark
+    # keeps apart because its expression is not cheap) they are computed once per row; nested
+    # into the struct's expression, this transform followed by normalize_and_widen cost as
+    # much as parsing the JSON input.
+    labels = "__eljobs_host_labels"
+    return (
+        df.withColumn(labels, host_labels(coalesce_sources(sources)))
+        .withColumn(NORMALIZED_HOST, normalized_host_of_labels(F.col(labels)))
+        .drop(labels)
+    )
 
 
 def _add_from_domain(
