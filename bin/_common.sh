@@ -29,6 +29,9 @@
 set -euo pipefail
 
 ELJOBS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# The driver's JVM options (eljobs.spark.JVM_OPTIONS; executors: conf/spark-*.conf). Spark's
+# generated code for wide event schemas passes HotSpot's 8000-byte JIT limit.
+ELJOBS_JVM_OPTIONS="-Duser.timezone=UTC -XX:-DontCompileHugeMethods"
 
 # eljobs_print_or_run CMD...: print the command (shell-quoted, one line) or exec it.
 eljobs_print_or_run() {
@@ -128,7 +131,7 @@ eljobs_submit() {
     cmd+=("$submit" --master "$master" --deploy-mode client --name "eljobs-$job")
     cmd+=(--properties-file "$props")
     cmd+=(--driver-java-options
-      "-Duser.timezone=UTC -Dlog4j2.configurationFile=file:$log4j -Dderby.system.home=$work")
+      "$ELJOBS_JVM_OPTIONS -Dlog4j2.configurationFile=file:$log4j -Dderby.system.home=$work")
     cmd+=(--conf "spark.pyspark.python=$py" --conf "spark.pyspark.driver.python=$py")
   else
     local archive="${ELJOBS_ENV_ARCHIVE:-$ELJOBS_ROOT/dist/eljobs-env.tar.gz}"
@@ -150,7 +153,7 @@ eljobs_submit() {
     cmd+=(--conf "spark.pyspark.python=./env/bin/python"
       --conf "spark.pyspark.driver.python=$driver_py")
     cmd+=(--driver-java-options
-      "-Duser.timezone=UTC -Dlog4j2.configurationFile=$driver_log4j")
+      "$ELJOBS_JVM_OPTIONS -Dlog4j2.configurationFile=$driver_log4j")
     local shipped="$log4j"
     for f in ${files[@]+"${files[@]}"}; do shipped="$shipped,$f"; done
     if [ -n "${ELJOBS_FILES:-}" ]; then shipped="$shipped,$ELJOBS_FILES"; fi

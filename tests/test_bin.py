@@ -115,6 +115,7 @@ def test_local_command(job: str) -> None:
     java = flag(argv, "--driver-java-options") or ""
     assert f"-Dlog4j2.configurationFile=file:{CONF / 'log4j2.properties'}" in java
     assert "-Duser.timezone=UTC" in java
+    assert "-XX:-DontCompileHugeMethods" in java  # eljobs.spark.JVM_OPTIONS
     # The user's options follow the job name unchanged and in order; --print_command is ours.
     user = ["--config_file", "conf/x.properties", "--since", "3", "--dry_run=true"]
     assert job_args(argv) == [job, *user]

@@ -27,3 +27,4 @@ def test_local_presets_use_the_project_log4j_file(work_root: Path) -> None:
     opts = session_conf("local")["spark.driver.extraJavaOptions"]
     assert f"-Dlog4j2.configurationFile=file:{conf}" in opts
     assert f"-Dderby.system.home={work_root}" in opts
+    assert "-XX:-DontCompileHugeMethods" in opts
