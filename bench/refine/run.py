@@ -329,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     from eljobs.spark import get_session
 
     setup_logging("WARNING")
-    # The runner persists the parsed hour (MEMORY_AND_DISK): give the local driver room for it.
+    # deduplicate shuffles the hour: give the local driver (the only executor) room for it.
     spark = get_session("local", app_name="bench-refine", conf={"spark.driver.memory": "4g"})
     print(f"versions: {versions(spark)}")
     print(f"spark: master={spark.sparkContext.master}, "

@@ -4,7 +4,7 @@ conforming a frame to its table, and writing one partition (spec refine §1.7, �
 Pure schema logic (:func:`merge_schemas`, :func:`plan_evolution`, :func:`type_ddl`,
 :func:`create_table_ddl`) is tested without Spark; the frame functions are DataFrame →
 DataFrame transforms built from native expressions; :func:`create_or_evolve_table` and
-:func:`write_partition` talk to the catalog and file system (driver).
+:func:`commit_partition` talk to the catalog and file system (driver).
 
 **Struct evolution under Spark 4.** The Scala job sends ``ALTER TABLE … CHANGE COLUMN `f` `f`
 <new struct>`` over Hive JDBC. Spark's own catalog refuses that statement for a type change
@@ -22,6 +22,7 @@ moves).
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -44,7 +45,7 @@ from pyspark.sql.types import (
 from eljobs.naming import normalize_name, sanitize_field_name
 
 if TYPE_CHECKING:
-    from eljobs.refine.targets import RefineTarget
+    from eljobs.refine.targets import HadoopFs, RefineTarget
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +258,11 @@ def plan_evolution(table_data: StructType, frame_data: StructType) -> EvolutionP
 
 
 def _conform_expr(c: Column, src: DataType, dst: DataType, path: str) -> Column:
+    if src == dst:
+        # Already the table's type (nullability included): rebuilding would give the same
+        # values, NULL structs having become structs of NULLs in normalize_and_widen, and
+        # only make Spark's generated code bigger.
+        return c
     if isinstance(dst, StructType):
         if not isinstance(src, StructType):
             raise SchemaMismatchError(
@@ -275,8 +281,6 @@ def _conform_expr(c: Column, src: DataType, dst: DataType, path: str) -> Column:
             )
             parts.append(e.alias(f.name))
         return _nullable(F.struct(*parts))
-    if src == dst:
-        return c
     if isinstance(dst, ArrayType) and isinstance(src, ArrayType):
         if _needs_rebuild(src.elementType, dst.elementType):
             return F.transform(
@@ -411,6 +415,44 @@ def create_or_evolve_table(
     return table_schema(spark, target.database, target.table), issued
 
 
+def planned_table_schema(
+    target: RefineTarget, frame_schema: StructType, existing: StructType | None
+) -> StructType:
+    """The table schema :func:`create_or_evolve_table` will leave, computed without touching the
+    catalog: data columns (the table's, then new ones sorted by name, structs widened; or the
+    frame's for a new table) then partition columns, every field nullable.
+
+    Lets Refine conform and write a partition before any DDL, so a target that fails (corrupt
+    records, a write error) changes no table. :func:`same_columns` checks the guess afterwards.
+    """
+    from eljobs.refine.schema import make_nullable
+
+    keys = [k for k, _ in target.partition]
+    lower_keys = {k.lower() for k in keys}
+    frame_data = [f for f in frame_schema.fields if f.name.lower() not in lower_keys]
+    if existing is None:
+        by_lower = {f.name.lower(): f for f in frame_schema.fields}
+        parts = [StructField(k, by_lower[k.lower()].dataType, True) for k in keys]
+        data = frame_data
+    else:
+        parts = [f for f in existing.fields if f.name.lower() in lower_keys]
+        current = StructType([f for f in existing.fields if f.name.lower() not in lower_keys])
+        data = plan_evolution(current, StructType(frame_data)).new_data_schema.fields
+    planned = make_nullable(StructType([*data, *parts]))
+    assert isinstance(planned, StructType)
+    return planned
+
+
+def same_columns(a: StructType, b: StructType) -> bool:
+    """Same column names (top level compared case-insensitively, as Hive does) and types
+    (nested names exactly), in the same order; nullability ignored."""
+
+    def shape(s: StructType) -> list[tuple[str, str]]:
+        return [(f.name.lower(), f.dataType.simpleString()) for f in s.fields]
+
+    return shape(a) == shape(b)
+
+
 _INCOMPATIBLE_CHECK = "hive.metastore.disallow.incompatible.col.type.changes"
 
 
@@ -471,12 +513,28 @@ def _recreate_table(spark: Any, target: RefineTarget, new_data: StructType) -> N
         spark.sql(f"ALTER TABLE {q} ADD IF NOT EXISTS PARTITION ({spec}){where}")
 
 
-def write_partition(spark: Any, df: DataFrame, target: RefineTarget, *, codec: str) -> None:
-    """Drop the partition from the metastore, overwrite its directory with ``df`` as Parquet
-    (partition columns included in the files), and register it again at that location."""
+#: Directory under a table's location holding partitions written but not yet moved in place.
+#: Hive and Spark skip names starting with ``_`` when they list a table's files.
+STAGING_DIR = "_eljobs_staging"
+
+
+def staging_path(target: RefineTarget) -> str:
+    """A fresh staging directory for ``target``'s partition, beside the table's partitions (so
+    the final move is a rename on one file system)."""
+    return f"{target.table_location.rstrip('/')}/{STAGING_DIR}/{uuid.uuid4().hex}"
+
+
+def write_parquet(df: DataFrame, path: str, *, codec: str) -> None:
+    """Write ``df`` as Parquet to ``path`` (overwritten) with compression ``codec``."""
+    df.write.mode("overwrite").option("compression", codec).parquet(path)
+
+
+def commit_partition(spark: Any, fs: HadoopFs, target: RefineTarget, staged: str) -> None:
+    """Put a staged partition in place: drop the partition from the metastore, replace its
+    directory with ``staged`` (a rename), and register it again at that location."""
     q = target.quoted_table
     spark.sql(f"ALTER TABLE {q} DROP IF EXISTS PARTITION ({target.spec})")
-    df.write.mode("overwrite").option("compression", codec).parquet(target.partition_path)
+    fs.replace_dir(staged, target.partition_path)
     spark.sql(
         f"ALTER TABLE {q} ADD IF NOT EXISTS PARTITION ({target.spec}) "
         f"LOCATION '{_sql_string(target.partition_path)}'"

@@ -7,15 +7,16 @@ Runs on the driver (listing, first line, schema loading) and builds a lazily eva
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
+from eljobs.columns import quote_name
 from eljobs.errors import InputError
 from eljobs.naming import normalize_name
 from eljobs.refine.hive import merge_schemas
@@ -75,18 +76,37 @@ def infer_format(fs: HadoopFs, path: str) -> str:
 
 @dataclass
 class ReadResult:
-    """A target's input frame (corrupt rows removed) and its account."""
+    """A target's input frame, corrupt rows removed, and its account.
+
+    The frame is lazy: ``read`` and ``corrupt`` are observed while the first action over
+    ``df`` runs (Refine's write), so the input is parsed once. Call :meth:`account` after that
+    action to fill them in and apply the corrupt-record threshold.
+
+    Attributes:
+        df: the input rows that parsed (no corrupt-record column).
+        input_format: ``parquet``, ``sequence_json``, ``json``, ``text`` or ``empty``.
+        partitions: the input's partition count (Refine writes as many files at most).
+        read: input records, corrupt ones included; None until :meth:`account`.
+        corrupt: corrupt input records; None until :meth:`account`.
+    """
 
     df: DataFrame
     input_format: str
-    read: int
-    corrupt: int
-    cached: DataFrame | None = None
+    partitions: int = 1
+    read: int | None = None
+    corrupt: int | None = None
+    _settle: Callable[[], tuple[int, int]] | None = field(default=None, repr=False)
 
-    def release(self) -> None:
-        """Drop the cached input, if any."""
-        if self.cached is not None:
-            self.cached.unpersist()
+    def account(self) -> tuple[int, int]:
+        """``(read, corrupt)``; the first call after the action over ``df`` collects them.
+
+        Raises:
+            CorruptRecordsError: corrupt records reach the threshold (> 0). Nothing written
+                from ``df`` should be kept then.
+        """
+        if self.read is None and self._settle is not None:
+            self.read, self.corrupt = self._settle()
+        return int(self.read or 0), int(self.corrupt or 0)
 
 
 def _first_line(spark: Any, fs: HadoopFs, path: str, fmt: str) -> str | None:
@@ -169,10 +189,10 @@ def read_target(
     reader_options: Mapping[str, str] | None = None,
     corrupt_threshold: int = 1,
 ) -> ReadResult:
-    """Read a target's input and apply the corrupt-record rule.
+    """Read a target's input (lazily); :meth:`ReadResult.account`, called after the first
+    action over the result's frame, counts it and applies the corrupt-record rule.
 
     Raises:
-        CorruptRecordsError: corrupt records reach the threshold (> 0).
         SchemaLoadError: see :func:`read_schema`.
     """
     fmt = target.input_format or infer_format(fs, target.input_path)
@@ -221,41 +241,59 @@ def read_target(
     else:
         raise InputError(f"unsupported input_format {fmt!r} for {path}")
 
-    if fmt == "parquet":
-        return ReadResult(df=df, input_format=fmt, read=df.count(), corrupt=0)
+    partitions = max(df.rdd.getNumPartitions(), 1) if df.columns else 1
+    check_corrupt = permissive and fmt != "text" and corrupt_col in df.columns
+    # Counted while the write runs (Observation) instead of in a pass of their own: the JSON
+    # is parsed once. The threshold is applied afterwards, before the output is kept.
+    observation = Observation(f"eljobs_refine_input_{uuid.uuid4().hex}")
+    metrics = [F.count(F.lit(1)).alias("read")]
+    if check_corrupt:
+        metrics.append(F.count(F.col(corrupt_col)).alias("corrupt"))
+        # Spark refuses JSON queries that read only the corrupt-record column (a count() of
+        # this frame would): one more column keeps every query over it valid.
+        other = next((c for c in df.columns if c != corrupt_col), None)
+        if other is not None:
+            metrics.append(F.count(F.col(quote_name(other))).alias("parsed"))
+    observed = df.observe(observation, *metrics)
+    clean = (
+        observed.where(F.col(corrupt_col).isNull()).drop(corrupt_col) if check_corrupt else observed
+    )
 
-    # The input is parsed once and cached: the counts and the write both use it, and Spark
-    # refuses queries over raw JSON that only reference the corrupt-record column.
-    cached = df.persist(StorageLevel.MEMORY_AND_DISK)
-    if permissive and corrupt_col in cached.columns:
-        row = cached.agg(
-            F.count(F.lit(1)).alias("n"),
-            F.count(F.col(corrupt_col)).alias("bad"),
-            F.first(F.col(corrupt_col), ignorenulls=True).alias("first"),
-        ).collect()[0]
-        total, bad, first = int(row["n"]), int(row["bad"]), row["first"]
+    def settle() -> tuple[int, int]:
+        got = observation.get
+        total, bad = int(got["read"]), int(got.get("corrupt", 0))
         if bad:
-            pct = 100.0 * bad / total if total else 0.0
-            msg = (
-                f"Encountered {bad} corrupt records out of {total} total input records "
-                f"({pct:.2f}%) when reading {target} input data, which is greater than "
-                f"corruptRecordFailureThreshold {corrupt_threshold}. First corrupt record: "
-                f"{first}"
-            )
-            if 0 < corrupt_threshold <= bad:
-                cached.unpersist()
-                raise CorruptRecordsError(msg, read=total, corrupt=bad)
-            log.warning(
-                "Encountered %d corrupt records out of %d total input records (%.2f%%) when "
-                "reading %s input data (corruptRecordFailureThreshold %d); dropping them. "
-                "First corrupt record: %s",
-                bad,
-                total,
-                pct,
-                target,
-                corrupt_threshold,
-                first,
-            )
-        clean = cached.where(F.col(corrupt_col).isNull()).drop(corrupt_col)
-        return ReadResult(df=clean, input_format=fmt, read=total, corrupt=bad, cached=cached)
-    return ReadResult(df=cached, input_format=fmt, read=cached.count(), corrupt=0, cached=cached)
+            _apply_threshold(df, target, corrupt_col, total, bad, corrupt_threshold)
+        return total, bad
+
+    return ReadResult(df=clean, input_format=fmt, partitions=partitions, _settle=settle)
+
+
+def _apply_threshold(
+    raw: DataFrame, target: RefineTarget, corrupt_col: str, total: int, bad: int, threshold: int
+) -> None:
+    """Raise when ``bad`` reaches ``threshold`` (> 0), else log a warning; both name the first
+    corrupt record (found by scanning ``raw`` again: rare, and only when there is one)."""
+    # Every column is selected: Spark refuses JSON queries that read only the corrupt-record
+    # column, and a narrower read would not see type errors in the other fields.
+    first_rows = raw.where(F.col(corrupt_col).isNotNull()).limit(1).collect()
+    first = first_rows[0][corrupt_col] if first_rows else None
+    pct = 100.0 * bad / total if total else 0.0
+    if 0 < threshold <= bad:
+        raise CorruptRecordsError(
+            f"Encountered {bad} corrupt records out of {total} total input records "
+            f"({pct:.2f}%) when reading {target} input data, which is greater than "
+            f"corruptRecordFailureThreshold {threshold}. First corrupt record: {first}",
+            read=total,
+            corrupt=bad,
+        )
+    log.warning(
+        "Encountered %d corrupt records out of %d total input records (%.2f%%) when reading %s "
+        "input data (corruptRecordFailureThreshold %d); dropping them. First corrupt record: %s",
+        bad,
+        total,
+        pct,
+        target,
+        threshold,
+        first,
+    )

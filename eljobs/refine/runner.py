@@ -10,10 +10,14 @@ from __future__ import annotations
 import importlib
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import Observation
+from pyspark.sql import functions as F
 
 from eljobs.config import effective_config
 from eljobs.refine.context import TransformContext, TransformFn, apply_transforms
@@ -198,15 +202,25 @@ class _Refiner:
         return [self.refine_one(t) for t in targets]
 
     def refine_one(self, target: RefineTarget) -> TargetResult:
-        """Refine one target; any failure is caught, flagged and reported (§1.7)."""
+        """Refine one target; any failure is caught, flagged and reported (§1.7).
+
+        The partition is written to a staging directory first. Only when that write succeeded,
+        the input's account passes the corrupt-record threshold and the table DDL went through
+        is it moved into place, so a failing target leaves its table and old partition as they
+        were (the reference fails corrupt input before any of it too).
+        """
         from eljobs.refine.hive import (
             add_partition_columns,
+            commit_partition,
             conform_to_table,
             create_or_evolve_table,
             normalize_and_widen,
+            planned_table_schema,
+            same_columns,
+            staging_path,
             table_exists,
             table_schema,
-            write_partition,
+            write_parquet,
         )
         from eljobs.refine.reader import read_target
 
@@ -217,8 +231,9 @@ class _Refiner:
             partition_path=target.partition_path,
             status="failed",
         )
-        read = None
         steps: dict[str, float] = {}
+        staged: list[str] = []
+        codec = self.cfg.compression_codec
         try:
             existing = (
                 table_schema(self.spark, target.database, target.table)
@@ -235,9 +250,6 @@ class _Refiner:
                 reader_options=self.cfg.dataframereader_options,
                 corrupt_threshold=self.cfg.corrupt_record_failure_threshold,
             )
-            res.read, res.corrupt = read.read, read.corrupt
-            steps["read"] = time.monotonic() - t0
-            input_partitions = read.df.rdd.getNumPartitions() if read.df.columns else 1
             df = add_partition_columns(read.df, target.partition)
             context = TransformContext(
                 database=target.database,
@@ -248,20 +260,40 @@ class _Refiner:
             )
             df = apply_transforms(df, self.transforms, context=context)
             df = normalize_and_widen(df)
-            steps["transform"] = time.monotonic() - t0
-            schema, ddl = create_or_evolve_table(self.spark, target, df.schema, existing)
-            steps["table"] = time.monotonic() - t0
+            frame_schema = df.schema
+            planned = planned_table_schema(target, frame_schema, existing)
+            # Back to the input's partition count without a shuffle (a transform such as
+            # deduplicate leaves spark.sql.shuffle.partitions partitions); no-op when fewer.
+            df = conform_to_table(df, planned).coalesce(read.partitions)
+            written = Observation(f"eljobs_refine_output_{uuid.uuid4().hex}")
+            df = df.observe(written, F.count(F.lit(1)).alias("rows"))
+            steps["plan"] = time.monotonic() - t0
+            staged.append(staging_path(target))
+            write_parquet(df, staged[-1], codec=codec)
+            steps["write"] = time.monotonic() - t0
+            try:
+                read.account()
+            finally:
+                res.read, res.corrupt = read.read, read.corrupt
+            schema, ddl = create_or_evolve_table(self.spark, target, frame_schema, existing)
             for stmt in ddl:
                 log.info("%s: %s", target.quoted_table, stmt)
-            df = conform_to_table(df, schema)
-            # Back to the input's partition count without a shuffle (a transform such as
-            # deduplicate leaves spark.sql.shuffle.partitions partitions).
-            if df.rdd.getNumPartitions() > max(input_partitions, 1):
-                df = df.coalesce(max(input_partitions, 1))
-            write_partition(self.spark, df, target, codec=self.cfg.compression_codec)
-            steps["write"] = time.monotonic() - t0
+            rows = int(written.get["rows"])
+            if not same_columns(schema, planned):
+                # The catalog answered with other columns than planned: conform the staged
+                # rows to what it has (correct, one more Parquet pass).
+                log.warning(
+                    "%s: table columns differ from the planned ones; rewriting the staged "
+                    "partition to the table's schema",
+                    target.quoted_table,
+                )
+                staged.append(staging_path(target))
+                again = self.spark.read.parquet(staged[-2])
+                write_parquet(conform_to_table(again, schema), staged[-1], codec=codec)
+            commit_partition(self.spark, self.fs, target, staged[-1])
+            steps["commit"] = time.monotonic() - t0
             target.write_flag(self.fs, DONE_FLAG)
-            res.written = int(self.spark.read.parquet(target.partition_path).count())
+            res.written = rows
             res.status = "refined"
         except Exception as e:
             # A corrupt-record failure still accounts for what was read.
@@ -274,8 +306,8 @@ class _Refiner:
             except Exception as flag_error:
                 log.error("cannot write %s for %s: %s", FAILED_FLAG, target, flag_error)
         finally:
-            if read is not None:
-                read.release()
+            for path in staged:
+                self._remove_staging(path)
             res.seconds = round(time.monotonic() - t0, 3)
         log.info(
             "%s %s: read %s, corrupt %s, written %s in %.1fs (cumulative: %s)",
@@ -288,6 +320,17 @@ class _Refiner:
             ", ".join(f"{k} {v:.1f}s" for k, v in steps.items()),
         )
         return res
+
+    def _remove_staging(self, path: str) -> None:
+        """Delete a staging directory (gone already once committed) and its parent when that
+        is left empty."""
+        try:
+            self.fs.delete(path, recursive=True)
+            parent = path.rstrip("/").rsplit("/", 1)[0]
+            if self.fs.exists(parent) and not self.fs.list(parent):
+                self.fs.delete(parent, recursive=False)
+        except Exception as e:  # leftovers are harmless: Hive skips "_" directories
+            log.warning("cannot remove staging directory %s: %s", path, e)
 
 
 def run_refine(

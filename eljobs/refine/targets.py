@@ -263,6 +263,21 @@ class HadoopFs:
         if fs.exists(p):
             fs.delete(p, recursive)
 
+    def replace_dir(self, source: str, dest: str) -> None:
+        """Move directory ``source`` to ``dest``, replacing whatever ``dest`` held (parents
+        created). Both must be on one file system, where a rename moves no data.
+
+        Raises:
+            OSError: the file system refused the rename (the message names both paths).
+        """
+        src, dst = self._p(source), self._p(dest)
+        fs = self._fs(dst)
+        if fs.exists(dst):
+            fs.delete(dst, True)
+        fs.mkdirs(dst.getParent())
+        if not fs.rename(src, dst):
+            raise OSError(f"could not move {source} to {dest}: the file system refused the rename")
+
 
 # --------------------------------------------------------------------------------------------
 # Targets

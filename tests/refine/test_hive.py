@@ -18,6 +18,8 @@ from eljobs.refine.hive import (
     merge_schemas,
     normalize_and_widen,
     plan_evolution,
+    planned_table_schema,
+    same_columns,
     type_ddl,
 )
 from eljobs.refine.targets import RefineTarget
@@ -147,17 +149,21 @@ def test_create_then_evolve_table_with_new_column_and_struct_member(spark: Any, 
         partition=(("year", "2024"), ("hour", "3")),
         input_mtime=1,
     )
-    schema, issued = create_or_evolve_table(
-        spark, target, ddl("event STRUCT<Action: STRING>, dt STRING, year BIGINT, hour BIGINT")
-    )
+    first = ddl("event STRUCT<Action: STRING>, dt STRING, year BIGINT, hour BIGINT")
+    planned = planned_table_schema(target, first, None)
+    schema, issued = create_or_evolve_table(spark, target, first)
     assert issued[0].startswith(f"CREATE EXTERNAL TABLE `{db}`.`evolving`")
     assert schema == ddl("event STRUCT<Action: STRING>, dt STRING, year BIGINT, hour BIGINT")
+    # Refine writes before any DDL, conformed to the schema it predicts the catalog will have.
+    assert planned == schema
 
     frame = ddl(
         "event STRUCT<Action: STRING, newField: BIGINT>, dt STRING, zz STRING, aa BIGINT, "
         "year BIGINT, hour BIGINT"
     )
+    planned = planned_table_schema(target, frame, schema)
     schema, issued = create_or_evolve_table(spark, target, frame)
+    assert planned == schema
     assert issued[0] == f"ALTER TABLE `{db}`.`evolving` ADD COLUMNS (`aa` BIGINT, `zz` STRING)"
     assert schema == ddl(
         "event STRUCT<Action: STRING, newField: BIGINT>, dt STRING, aa BIGINT, zz STRING, "
@@ -170,7 +176,8 @@ def test_create_then_evolve_table_with_new_column_and_struct_member(spark: Any, 
 def test_recreate_fallback_keeps_partitions_and_data(spark: Any, tmp_path: Path):
     # The last resort when a metastore refuses struct changes: drop and re-create the external
     # table, re-registering its partitions at their locations.
-    from eljobs.refine.hive import _recreate_table, write_partition
+    from eljobs.refine.hive import _recreate_table, commit_partition, staging_path, write_parquet
+    from eljobs.refine.targets import HadoopFs
 
     db = "t_refine_hive"
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
@@ -185,9 +192,29 @@ def test_recreate_fallback_keeps_partitions_and_data(spark: Any, tmp_path: Path)
     )
     create_or_evolve_table(spark, target, ddl("s STRUCT<a: STRING>, year BIGINT"))
     df = spark.createDataFrame([(("x",), 2024)], "s STRUCT<a: STRING>, year BIGINT")
-    write_partition(spark, df, target, codec="snappy")
+    staged = staging_path(target)
+    write_parquet(df, staged, codec="snappy")
+    commit_partition(spark, HadoopFs(spark), target, staged)
+    assert not Path(staged).exists()
     _recreate_table(spark, target, ddl("s STRUCT<a: STRING, b: BIGINT>"))
     spark.catalog.refreshTable(f"{db}.recreated")
     table = spark.table(f"{db}.recreated")
     assert table.schema == ddl("s STRUCT<a: STRING, b: BIGINT>, year BIGINT")
     assert table.collect() == [Row(s=Row(a="x", b=None), year=2024)]
+
+
+def test_same_columns_ignores_top_level_case_and_nullability_only(spark: Any):
+    a = ddl("Dt STRING, event STRUCT<Action: STRING>")
+    assert same_columns(a, ddl("dt STRING NOT NULL, event STRUCT<Action: STRING>"))
+    assert not same_columns(a, ddl("dt STRING, event STRUCT<action: STRING>"))  # nested case
+    assert not same_columns(a, ddl("event STRUCT<Action: STRING>, dt STRING"))  # order
+    assert not same_columns(a, ddl("dt STRING, event STRUCT<Action: BIGINT>"))
+
+
+def test_conform_keeps_columns_already_of_the_table_type(spark: Any):
+    # No rebuild when the types match: the plan keeps the column as it is.
+    df = spark.createDataFrame([(("x",), 1)], "s STRUCT<a: STRING>, n BIGINT")
+    out = conform_to_table(df, df.schema)
+    plan = out._jdf.queryExecution().optimizedPlan().toString()
+    assert "named_struct" not in plan and "struct(" not in plan
+    assert out.collect() == [Row(s=Row(a="x"), n=1)]

@@ -56,11 +56,9 @@ def test_sequence_file_of_json(spark: Any, tmp_path: Path):
     fs = HadoopFs(spark)
     assert infer_format(fs, out) == "sequence_json"
     res = read_target(spark, fs, _target(Path(out)))
-    try:
-        assert (res.input_format, res.read, res.corrupt) == ("sequence_json", 2, 0)
-        assert sorted(r["b"] for r in res.df.collect()) == ["x", "y"]
-    finally:
-        res.release()
+    assert res.input_format == "sequence_json"
+    assert sorted(r["b"] for r in res.df.collect()) == ["x", "y"]
+    assert res.account() == (2, 0)
 
 
 def _lines(tmp_path: Path) -> Path:
@@ -82,8 +80,12 @@ class FixedLoader:
 def test_corrupt_records_fail_the_target_with_the_reference_message(spark: Any, tmp_path: Path):
     d = _lines(tmp_path)
     fs = HadoopFs(spark)
+    res = read_target(spark, fs, _target(d, "json"), loader=FixedLoader(), corrupt_threshold=2)  # type: ignore[arg-type]
+    # Counted while the first action over the frame runs; the threshold is applied after it.
+    assert sorted(r["a"] for r in res.df.collect()) == [1, 4]
     with pytest.raises(CorruptRecordsError) as e:
-        read_target(spark, fs, _target(d, "json"), loader=FixedLoader(), corrupt_threshold=2)  # type: ignore[arg-type]
+        res.account()
+    assert (e.value.read, e.value.corrupt) == (4, 2)
     msg = str(e.value)
     assert msg.startswith("Encountered 2 corrupt records out of 4 total input records (50.00%)")
     assert f"when reading {_target(d, 'json')} input data" in msg
@@ -103,17 +105,18 @@ def test_below_threshold_or_disabled_drops_corrupt_rows(spark: Any, tmp_path: Pa
             loader=FixedLoader(),
             corrupt_threshold=threshold,  # type: ignore[arg-type]
         )
-        try:
-            assert (res.read, res.corrupt) == (4, 2)
-            assert sorted(r["a"] for r in res.df.collect()) == [1, 4]
-            assert "_corrupt_record" not in res.df.columns
-        finally:
-            res.release()
+        assert (res.read, res.corrupt) == (None, None)  # nothing ran yet
+        assert sorted(r["a"] for r in res.df.collect()) == [1, 4]
+        assert "_corrupt_record" not in res.df.columns
+        assert res.account() == (4, 2)
+        assert (res.read, res.corrupt) == (4, 2)
 
 
 def test_inferred_schema_counts_only_unparsable_lines(spark: Any, tmp_path: Path):
     d = _lines(tmp_path)
+    res = read_target(spark, HadoopFs(spark), _target(d))
+    assert res.df.count() == 3
     with pytest.raises(
         CorruptRecordsError, match=r"Encountered 1 corrupt records out of 4 .*\{oops"
     ):
-        read_target(spark, HadoopFs(spark), _target(d))
+        res.account()
