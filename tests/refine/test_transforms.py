@@ -125,6 +125,9 @@ def test_deduplicate_keeps_the_latest_and_never_drops_rows_without_ids(spark: An
     out = T.deduplicate(df)
     assert out.schema == df.schema
     assert_df_equality(_sorted(out), expected)
+    # The rows are sorted once, after the shuffle (no map-side sort for an early group limit).
+    plan = out._jdf.queryExecution().executedPlan().toString()
+    assert plan.count(" Sort [") == 1, plan
     # Cached input takes the path that shuffles only the duplicated keys: same answer.
     cached = df.cache()
     try:
