@@ -52,6 +52,29 @@ def test_normalize_widens_inside_structs_and_fills_null_structs(spark: Any):
     assert_df_equality(out, expected, ignore_nullable=True)
 
 
+def test_normalize_fills_null_structs_that_need_no_renaming_or_widening(spark: Any):
+    # Such structs are kept whole when present (no member-by-member copy): same values.
+    ddl_ = "n BIGINT, meta STRUCT<id: STRING, dt: STRING, tags: ARRAY<STRING>>, " + (
+        "outer STRUCT<inner: STRUCT<v: STRING>>"
+    )
+    df = spark.createDataFrame(
+        [(1, ("a", "t", ["x"]), (("v1",),)), (2, None, None), (3, (None, None, None), (None,))],
+        ddl_,
+    )
+    out = normalize_and_widen(df)
+    expected = spark.createDataFrame(
+        [
+            (1, ("a", "t", ["x"]), (("v1",),)),
+            (2, (None, None, None), ((None,),)),  # NULL structs, nested ones too, filled
+            (3, (None, None, None), ((None,),)),
+        ],
+        ddl_,
+    )
+    assert_df_equality(out, expected, ignore_nullable=True)
+    assert all(f.nullable for f in out.schema["meta"].dataType.fields)
+    assert out.schema["meta"].nullable
+
+
 def test_partition_columns_are_bigint_when_numeric(spark: Any):
     df = spark.createDataFrame([("a", "old")], "v STRING, datacenter STRING")
     out = add_partition_columns(df, (("datacenter", "eqiad"), ("year", "2024"), ("month", "03")))
