@@ -363,15 +363,24 @@ def main(argv: list[str] | None = None) -> int:
     print()
     base = best.get("floor", float("nan"))
     print(f"best of {args.repeat} round(s) per run")
-    print(f"{'run':<17} {'seconds':>8} {'events/s':>10} {'× floor':>8}  rounds  transforms")
+    print(
+        f"{'run':<17} {'seconds':>8} {'events/s':>10} {'× floor':>8}  {'rounds (s)':<14} "
+        f"{'× floor per round':<18} transforms"
+    )
     for name in runs:
         secs = best[name]
         tr = RUNS[name]
         label = "read.json(schema).write.parquet" if tr is None else (",".join(tr) or "(none)")
         rounds = "/".join(f"{t:.0f}" for t in times[name])
+        # Each round's time over the same round's floor: pairs runs made minutes apart.
+        paired = (
+            "/".join(f"{t / f:.2f}" for t, f in zip(times[name], times["floor"], strict=True))
+            if "floor" in times
+            else "-"
+        )
         print(
-            f"{name:<17} {secs:8.1f} {args.n / secs:10,.0f} {secs / base:8.2f}  {rounds:>6}  "
-            f"{label}"
+            f"{name:<17} {secs:8.1f} {args.n / secs:10,.0f} {secs / base:8.2f}  {rounds:<14} "
+            f"{paired:<18} {label}"
         )
     if "light" in best:
         light = best["light"]
