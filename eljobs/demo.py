@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eljobs.report import format_table
+from eljobs.testing.sample import DEMO_SCHEMAS
 from eljobs.timewindow import floor_hour, utcnow
 
 if TYPE_CHECKING:
@@ -68,14 +69,7 @@ class DemoSettings:
 
     hours: int = 2
     lines_per_hour: int = 1500
-    schemas: tuple[str, ...] = (
-        "navigationtiming",
-        "editattemptstep",
-        "searchsatisfaction",
-        "painttiming",
-        "centralnoticeimpression",
-        "universallanguageselector",
-    )
+    schemas: tuple[str, ...] = DEMO_SCHEMAS
     invalid_fraction: float = 0.03
     seed: int = 20240115
     database: str = "event"
