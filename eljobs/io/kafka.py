@@ -223,13 +223,12 @@ def split_options(options: Mapping[str, str]) -> tuple[dict[str, str], str | Non
     return client, topic
 
 
-def producer_config(
-    bootstrap_servers: str, options: Mapping[str, str], *, timeout_s: float
-) -> dict[str, str]:
-    """librdkafka settings of the Python sink's producers: defaults, then the user's options.
+def _sink_client_settings(bootstrap_servers: str, options: Mapping[str, str]) -> dict[str, str]:
+    """The sink's client settings (:func:`split_options`) without ``bootstrap.servers``, which
+    may repeat ``bootstrap_servers`` but not contradict it.
 
-    Defaults: idempotent producer, ``acks=all``, every message either acknowledged or failed
-    within ``timeout_s`` (``message.timeout.ms``), larger batches than librdkafka's defaults.
+    Raises:
+        KafkaContractError: ``kafka.bootstrap.servers`` names other servers.
     """
     client, _ = split_options(options)
     given = client.pop("bootstrap.servers", None)
@@ -238,6 +237,18 @@ def producer_config(
             f"kafka.bootstrap.servers={given!r} conflicts with bootstrap_servers="
             f"{bootstrap_servers!r}; give the servers once"
         )
+    return client
+
+
+def producer_config(
+    bootstrap_servers: str, options: Mapping[str, str], *, timeout_s: float
+) -> dict[str, str]:
+    """librdkafka settings of the Python sink's producers: defaults, then the user's options.
+
+    Defaults: idempotent producer, ``acks=all``, every message either acknowledged or failed
+    within ``timeout_s`` (``message.timeout.ms``), larger batches than librdkafka's defaults.
+    """
+    client = _sink_client_settings(bootstrap_servers, options)
     conf = {
         "bootstrap.servers": bootstrap_servers,
         "enable.idempotence": "true",
@@ -383,13 +394,7 @@ def spark_sink_options(
 ) -> dict[str, str]:
     """The options handed to Spark's ``format("kafka")``: ``kafka.``-prefixed producer
     settings with the same defaults as the Python path where the Java client shares them."""
-    client, _ = split_options(options)
-    given = client.pop("bootstrap.servers", None)
-    if given is not None and given != bootstrap_servers:
-        raise KafkaContractError(
-            f"kafka.bootstrap.servers={given!r} conflicts with bootstrap_servers="
-            f"{bootstrap_servers!r}; give the servers once"
-        )
+    client = _sink_client_settings(bootstrap_servers, options)
     timeout_ms = int(timeout_s * 1000)
     request_ms = int(client.get("request.timeout.ms", min(30000, timeout_ms)))
     linger_ms = int(client.get("linger.ms", 20))
