@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from eljobs.errors import EljobsError
+from eljobs.refine.arrow_batch import distinct_strings
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -236,19 +236,10 @@ def geocode_batch(ips: pa.Array | pa.ChunkedArray, database: str) -> pa.StructAr
 
     Each distinct IP of the batch is looked up once; NULL IPs give NULL structs.
     """
-    if isinstance(ips, pa.ChunkedArray):
-        ips = ips.combine_chunks()
-    if not pa.types.is_string(ips.type) and not pa.types.is_large_string(ips.type):
-        ips = ips.cast(pa.string())
-    encoded = pc.dictionary_encode(ips)
-    distinct = encoded.dictionary.to_pylist()
-    answers = [lookup(ip, database) for ip in distinct]
-    indices = encoded.indices
-    columns = [
-        pc.take(pa.array([a[i] for a in answers], type=pa.string()), indices)
-        for i in range(len(GEO_KEYS))
-    ]
-    return pa.StructArray.from_arrays(columns, names=list(GEO_KEYS), mask=ips.is_null())
+    batch = distinct_strings(ips)
+    answers = [lookup(ip, database) for ip in batch.distinct]
+    columns = [batch.spread([a[i] for a in answers], pa.string()) for i in range(len(GEO_KEYS))]
+    return pa.StructArray.from_arrays(columns, names=list(GEO_KEYS), mask=batch.values.is_null())
 
 
 def geocode_struct(ip: Column, database: str) -> Column:

@@ -27,9 +27,9 @@ import re
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from eljobs.columns import SPIDER_PATTERN
+from eljobs.refine.arrow_batch import distinct_strings
 from eljobs.useragent import parse_ua
 
 if TYPE_CHECKING:
@@ -101,24 +101,14 @@ def parse_batch(uas: pa.Array | pa.ChunkedArray, *, with_spider: bool = False) -
     With ``with_spider`` a boolean ``is_spider`` field (:func:`spider`) is added. NULL user
     agents give NULL structs. Each distinct user agent of the batch is handled once.
     """
-    if isinstance(uas, pa.ChunkedArray):
-        uas = uas.combine_chunks()
-    if not pa.types.is_string(uas.type) and not pa.types.is_large_string(uas.type):
-        uas = uas.cast(pa.string())
-    encoded = pc.dictionary_encode(uas)
-    distinct = encoded.dictionary.to_pylist()
-    parsed = [ua_parts(ua) for ua in distinct]
-    indices = encoded.indices
-    arrays = [
-        pc.take(pa.array([p[i] for p in parsed], type=pa.string()), indices)
-        for i in range(len(UA_FIELDS))
-    ]
+    batch = distinct_strings(uas)
+    parsed = [ua_parts(ua) for ua in batch.distinct]
+    arrays = [batch.spread([p[i] for p in parsed], pa.string()) for i in range(len(UA_FIELDS))]
     names = list(UA_FIELDS)
     if with_spider:
-        flags = pa.array([spider(ua) for ua in distinct], type=pa.bool_())
-        arrays.append(pc.take(flags, indices))
+        arrays.append(batch.spread([spider(ua) for ua in batch.distinct], pa.bool_()))
         names.append("is_spider")
-    return pa.StructArray.from_arrays(arrays, names=names, mask=uas.is_null())
+    return pa.StructArray.from_arrays(arrays, names=names, mask=batch.values.is_null())
 
 
 def ua_struct(ua: Column, *, with_spider: bool = False) -> Column:
