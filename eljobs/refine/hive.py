@@ -369,6 +369,28 @@ def partition_columns(spark: Any, database: str, table: str) -> list[str]:
     return [c.name for c in spark.catalog.listColumns(f"`{database}`.`{table}`") if c.isPartition]
 
 
+def _data_fields(schema: StructType, keys: Sequence[str]) -> list[StructField]:
+    """The fields of ``schema`` that are not partition keys (compared case-insensitively)."""
+    lower_keys = {k.lower() for k in keys}
+    return [f for f in schema.fields if f.name.lower() not in lower_keys]
+
+
+def _frame_partition_fields(frame_schema: StructType, keys: Sequence[str]) -> list[StructField]:
+    """The partition columns a new table gets: ``keys`` in order, typed as in the frame."""
+    by_lower = {f.name.lower(): f for f in frame_schema.fields}
+    return [StructField(k, by_lower[k.lower()].dataType, True) for k in keys]
+
+
+def _run_ddl(spark: Any, ddl: str, issued: list[str]) -> None:
+    """Run ``ddl`` and record it in ``issued``; "already exists" errors are ignored (§1.7)."""
+    try:
+        spark.sql(ddl)
+        issued.append(ddl)
+    except Exception as e:
+        if "already exists" not in str(e).lower():
+            raise
+
+
 def create_or_evolve_table(
     spark: Any,
     target: RefineTarget,
@@ -385,8 +407,7 @@ def create_or_evolve_table(
         The table schema afterwards and the DDL statements issued (for logs and tests).
     """
     keys = [k for k, _ in target.partition]
-    lower_keys = {k.lower() for k in keys}
-    data_fields = [f for f in frame_schema.fields if f.name.lower() not in lower_keys]
+    data_fields = _data_fields(frame_schema, keys)
     q = target.quoted_table
     issued: list[str] = []
     if existing is True:
@@ -396,30 +417,17 @@ def create_or_evolve_table(
             else None
         )
     if not isinstance(existing, StructType):
-        by_lower = {f.name.lower(): f for f in frame_schema.fields}
-        part_fields = [StructField(k, by_lower[k.lower()].dataType, True) for k in keys]
+        part_fields = _frame_partition_fields(frame_schema, keys)
         ddl = create_table_ddl(q, data_fields, part_fields, target.table_location)
-        try:
-            spark.sql(ddl)
-            issued.append(ddl)
-        except Exception as e:
-            if "already exists" not in str(e).lower():
-                raise
+        _run_ddl(spark, ddl, issued)
         spark.catalog.refreshTable(f"{target.database}.{target.table}")
         return table_schema(spark, target.database, target.table), issued
 
-    current_data = StructType([f for f in existing.fields if f.name.lower() not in lower_keys])
-    plan = plan_evolution(current_data, StructType(data_fields))
+    plan = plan_evolution(StructType(_data_fields(existing, keys)), StructType(data_fields))
     for w in plan.warnings:
         log.warning("%s: %s", q, w)
     if plan.add_columns:
-        ddl = f"ALTER TABLE {q} ADD COLUMNS ({columns_ddl(plan.add_columns)})"
-        try:
-            spark.sql(ddl)
-            issued.append(ddl)
-        except Exception as e:
-            if "already exists" not in str(e).lower():
-                raise
+        _run_ddl(spark, f"ALTER TABLE {q} ADD COLUMNS ({columns_ddl(plan.add_columns)})", issued)
     if plan.changed_structs:
         _alter_data_schema(spark, target, plan.new_data_schema)
         for f in plan.changed_structs:
@@ -446,15 +454,14 @@ def planned_table_schema(
     from eljobs.refine.schema import make_nullable
 
     keys = [k for k, _ in target.partition]
-    lower_keys = {k.lower() for k in keys}
-    frame_data = [f for f in frame_schema.fields if f.name.lower() not in lower_keys]
+    frame_data = _data_fields(frame_schema, keys)
     if existing is None:
-        by_lower = {f.name.lower(): f for f in frame_schema.fields}
-        parts = [StructField(k, by_lower[k.lower()].dataType, True) for k in keys]
+        parts = _frame_partition_fields(frame_schema, keys)
         data = frame_data
     else:
+        lower_keys = {k.lower() for k in keys}
         parts = [f for f in existing.fields if f.name.lower() in lower_keys]
-        current = StructType([f for f in existing.fields if f.name.lower() not in lower_keys])
+        current = StructType(_data_fields(existing, keys))
         data = plan_evolution(current, StructType(frame_data)).new_data_schema.fields
     planned = make_nullable(StructType([*data, *parts]))
     assert isinstance(planned, StructType)
