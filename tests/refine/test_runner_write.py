@@ -111,3 +111,21 @@ def test_catalog_columns_other_than_planned_are_conformed_again(
     # The guess lacked "wiki": the rewrite fills the catalog's column as NULL, never fails.
     assert sorted((r["n"], r["wiki"]) for r in rows) == [(1, None), (2, None)]
     assert not (tmp_path / "out" / "staged" / hive.STAGING_DIR).exists()
+
+
+def test_corrupt_lines_under_the_threshold_are_accounted_not_lost(
+    spark: Any, tmp_path: Path, db: str, caplog: Any
+):
+    _write_hour(tmp_path, [_event(1), "{broken", _event(2), _event(3), '{"n": [oops'])
+    with caplog.at_level(logging.WARNING, logger="eljobs.refine.reader"):
+        result = run_refine(spark, _cfg(tmp_path, db, "--corrupt_record_failure_threshold=3"))
+    (t,) = result.targets
+    assert (t.status, t.read, t.corrupt, t.written) == ("refined", 5, 2, 3)
+    # Every input line is either written or counted as corrupt (no transform drops rows here).
+    assert t.read == t.written + t.corrupt
+    assert spark.table(f"{db}.staged").count() == t.written
+    assert "Encountered 2 corrupt records out of 5" in caplog.text
+    assert "First corrupt record: {broken" in caplog.text
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["rows"][0]["read"], report["rows"][0]["corrupt"]) == (5, 2)
+    assert report["rows"][0]["written"] == 3
