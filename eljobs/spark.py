@@ -79,6 +79,14 @@ def _log4j_option() -> str:
     return f" -Dlog4j2.configurationFile=file:{conf}" if conf.is_file() else ""
 
 
+def _local_jars() -> str:
+    # Locally, the connector fetched by the set-up plays the part of a cluster's --packages, so
+    # `--kafka_sink auto` picks Spark's sink here exactly as it would there.
+    from eljobs.jvm import spark_extra_jars
+
+    return ",".join(str(p) for p in spark_extra_jars("spark-kafka"))
+
+
 def _local_env() -> None:
     # Spark's Python workers otherwise take the first python3 on PATH, which lacks our packages.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
@@ -111,6 +119,9 @@ def session_conf(profile: str = "local", conf: Mapping[str, str] | None = None) 
         )
         if not sys.stderr.isatty():
             out["spark.ui.showConsoleProgress"] = "false"
+        jars = _local_jars()
+        if jars:
+            out["spark.jars"] = jars
     if conf:
         out.update(conf)
     return out
