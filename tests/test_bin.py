@@ -372,6 +372,15 @@ def test_production_windows() -> None:
     def props(name: str) -> dict[str, str]:
         return read_properties((CONF / name).read_text())
 
+    # Every daily monitor of an hourly job looks at the 44 hours that ended 4 hours ago.
+    hourly_monitors = [
+        *(f"refine_{job}_monitor.properties" for job in ("event", "eventlogging_legacy")),
+        "refine_eventlogging_analytics_monitor.properties",
+        *(f"refine_sanitize_{which}_immediate_monitor.properties" for which in ("main", "analytics")),
+    ]
+    for name in hourly_monitors:
+        mon = props(name)
+        assert (mon["since"], mon["until"]) == ("48", "4"), name
     for which in ("main", "analytics"):
         delayed = props(f"refine_sanitize_{which}_delayed.properties")
         assert (delayed["since"], delayed["until"]) == ("1104", "1080")

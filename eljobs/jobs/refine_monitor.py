@@ -4,7 +4,7 @@
 Example::
 
     python -m eljobs refine_monitor --config_file conf/refine_eventlogging_legacy.properties \\
-        --since 28 --until 4
+        --since 48 --until 4
 """
 
 from __future__ import annotations
