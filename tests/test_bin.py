@@ -376,7 +376,8 @@ def test_production_windows() -> None:
     hourly_monitors = [
         *(f"refine_{job}_monitor.properties" for job in ("event", "eventlogging_legacy")),
         "refine_eventlogging_analytics_monitor.properties",
-        *(f"refine_sanitize_{which}_immediate_monitor.properties" for which in ("main", "analytics")),
+        "refine_sanitize_main_immediate_monitor.properties",
+        "refine_sanitize_analytics_immediate_monitor.properties",
     ]
     for name in hourly_monitors:
         mon = props(name)
