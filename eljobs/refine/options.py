@@ -100,9 +100,11 @@ class RefineConfig:
     )
     transform_functions: tuple[str, ...] = option(
         (),
-        help="Transform functions applied in order: names from eljobs.refine.transforms "
-        "(event_transforms, deduplicate, ...), Scala object names whose last segment is such a "
-        "name, or Python 'package.module:function'.",
+        help="Transform functions applied in order: names of the registry "
+        "eljobs.refine.transforms.TRANSFORMS (event_transforms, deduplicate, geocode_ip, ...; "
+        "aliases included), the same names as Scala objects "
+        "(org.wikimedia.analytics.refinery.job.refine.<name>), or an explicit Python "
+        "'package.module:function'. Anything else is refused before a target starts.",
     )
     ignore_failure_flag: bool = option(
         False, help="Also refine targets that have _REFINE_FAILED and unchanged input."

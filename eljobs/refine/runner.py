@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
@@ -73,59 +73,62 @@ class RefineResult:
     failure_report: str | None = None
 
 
+#: The Scala package whose object names ``--transform_functions`` accepts for a registry name.
+SCALA_TRANSFORM_PACKAGE = "org.wikimedia.analytics.refinery.job.refine"
+
+
 def resolve_transforms(names: Sequence[str]) -> list[TransformFn]:
     """Turn ``--transform_functions`` entries into functions.
 
-    Accepted forms, tried in this order:
+    Only two kinds of entry are accepted, so a typo or an arbitrary module attribute
+    (``find_column``) is refused when the options are read instead of failing every target:
 
-    * a name (or alias) exported by :mod:`eljobs.refine.transforms`, e.g. ``event_transforms``,
-      ``deduplicate_eventlogging``;
-    * a Scala object name whose last dot-separated segment is such a name
-      (``org.wikimedia.analytics.refinery.job.refine.event_transforms``);
-    * a Python ``package.module:function`` or ``package.module.function``.
+    * a name of the registry :data:`eljobs.refine.transforms.TRANSFORMS` (names, aliases and
+      the reference's camelCase names, e.g. ``event_transforms``, ``deduplicate_eventlogging``),
+      bare or as the Scala object name ``org.wikimedia.analytics.refinery.job.refine.<name>``;
+    * an explicit Python ``package.module:function``, for functions outside the registry.
 
     Raises:
-        TransformLookupError: a name resolves to nothing callable (the message names it).
+        TransformLookupError: an entry is neither (the message names the option and the entry
+            and lists the accepted names).
     """
     out: list[TransformFn] = []
     for raw in names:
         name = raw.strip()
-        if not name:
-            continue
-        fn = _lookup_transform(name)
-        if fn is None:
-            raise TransformLookupError(
-                f"--transform_functions: cannot find transform function {name!r}; expected a "
-                "name from eljobs.refine.transforms (e.g. event_transforms), a Scala object "
-                "name ending in one, or a Python 'package.module:function'"
-            )
-        out.append(fn)
+        if name:
+            out.append(_lookup_transform(name))
     return out
 
 
-def _lookup_transform(name: str) -> TransformFn | None:
+def _lookup_transform(name: str) -> TransformFn:
     transforms: Any = importlib.import_module("eljobs.refine.transforms")
+    registry: dict[str, TransformFn] = transforms.TRANSFORMS
     if ":" in name:
-        module_name, _, attr = name.partition(":")
-        return _import_attr(module_name, attr)
-    last = name.rsplit(".", 1)[-1]
-    for candidate in (name, last):
-        fn = getattr(transforms, candidate, None)
-        if callable(fn) and not isinstance(fn, type):
-            return fn
-    if "." in name:
-        module_name, _, attr = name.rpartition(".")
-        return _import_attr(module_name, attr)
-    return None
+        return _import_function(name)
+    bare = name.removeprefix(SCALA_TRANSFORM_PACKAGE + ".")
+    if bare in registry:
+        return registry[bare]
+    raise TransformLookupError(
+        f"--transform_functions: unknown transform function {name!r}; expected one of "
+        f"{', '.join(sorted(registry, key=str.lower))} (also as "
+        f"{SCALA_TRANSFORM_PACKAGE}.<name>), or an explicit Python 'package.module:function'"
+    )
 
 
-def _import_attr(module_name: str, attr: str) -> TransformFn | None:
+def _import_function(name: str) -> TransformFn:
+    module_name, _, attr = name.partition(":")
     try:
         module = importlib.import_module(module_name)
-    except ImportError:
-        return None
+    except ImportError as e:
+        raise TransformLookupError(
+            f"--transform_functions: {name!r}: cannot import module {module_name!r} ({e})"
+        ) from e
     fn = getattr(module, attr, None)
-    return fn if callable(fn) else None
+    if not callable(fn) or isinstance(fn, type):
+        raise TransformLookupError(
+            f"--transform_functions: {name!r}: module {module_name!r} has no function {attr!r}"
+        )
+    return cast("TransformFn", fn)
 
 
 def select_targets(

@@ -46,6 +46,18 @@ def test_help_and_bad_options(capsys: pytest.CaptureFixture[str]):
     assert refine_monitor.main(["--nope=1"]) == 2
 
 
+def test_a_transform_outside_the_registry_stops_the_job_before_any_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    _raw(tmp_path)
+    argv = [*_args(tmp_path, "never_used"), "--transform_functions", "event_transforms,find_column"]
+    assert refine.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--transform_functions: unknown transform function 'find_column'" in err
+    assert "event_transforms" in err.split("expected one of", 1)[1]
+    assert not (tmp_path / "out").exists() and not (tmp_path / "report.json").exists()
+
+
 @pytest.mark.slow
 def test_dry_run_prints_targets_and_writes_nothing(
     spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]

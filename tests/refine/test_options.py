@@ -142,5 +142,8 @@ def test_subclass_adds_required_options():
 
 
 def test_unknown_transform_function_is_an_option_problem():
-    with pytest.raises(ConfigError, match="cannot find transform function 'no_such_fn'"):
+    with pytest.raises(ConfigError, match="unknown transform function 'no_such_fn'"):
         parse_config(RefineConfig, [*FS, "--transform_functions", "event_transforms,no_such_fn"])
+    # Any attribute of the transforms module used to pass here and fail every target later.
+    with pytest.raises(ConfigError, match="unknown transform function 'find_column'"):
+        parse_config(RefineConfig, [*FS, "--transform_functions", "find_column"])

@@ -20,7 +20,7 @@ def test_transform_names_scala_names_aliases_and_python_paths():
             "event_transforms",
             "org.wikimedia.analytics.refinery.job.refine.deduplicate_eventlogging",
             "eljobs.refine.transforms:add_normalized_host",
-            "eljobs.refine.transforms.remove_canary_events",
+            "parseTimestampFields",
             " ",
         ]
     )
@@ -28,13 +28,47 @@ def test_transform_names_scala_names_aliases_and_python_paths():
         transforms.event_transforms,
         transforms.deduplicate,
         transforms.add_normalized_host,
-        transforms.remove_canary_events,
+        transforms.parse_timestamp_fields,
     ]
 
 
-@pytest.mark.parametrize("name", ["nope", "org.example.nope", "eljobs.nowhere:fn"])
-def test_unknown_transform_is_a_named_error(name: str):
-    with pytest.raises(TransformLookupError, match=f"cannot find transform function '{name}'"):
+@pytest.mark.parametrize(
+    "name",
+    [
+        "nope",
+        # Module attributes that are not transforms, and dotted paths without the explicit ':'.
+        "find_column",
+        "TransformConfigError",
+        "eljobs.refine.transforms.remove_canary_events",
+        # A registry name under another package than the Scala one.
+        "org.example.deduplicate",
+    ],
+)
+def test_names_outside_the_registry_are_refused_listing_the_choices(name: str):
+    with pytest.raises(TransformLookupError) as e:
+        resolve_transforms(["event_transforms", name])
+    msg = str(e.value)
+    assert msg.startswith(f"--transform_functions: unknown transform function '{name}'")
+    choices = ("event_transforms", "deduplicate_eventbus", "geocode_ip", "parseTimestampFields")
+    for choice in choices:
+        assert choice in msg
+    assert "org.wikimedia.analytics.refinery.job.refine.<name>" in msg
+    assert "'package.module:function'" in msg
+
+
+MOD = "eljobs.refine.transforms"
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("eljobs.nowhere:fn", "cannot import module 'eljobs.nowhere'"),
+        ("eljobs.refine.transforms:no_such_fn", f"module {MOD!r} has no function 'no_such_fn'"),
+        ("eljobs.refine.transforms:FoundColumn", f"module {MOD!r} has no function 'FoundColumn'"),
+    ],
+)
+def test_explicit_python_functions_must_exist(name: str, why: str):
+    with pytest.raises(TransformLookupError, match=f"--transform_functions: '{name}': {why}"):
         resolve_transforms([name])
 
 
