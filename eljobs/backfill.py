@@ -8,7 +8,9 @@
   the Python API for notebooks too.
 * :func:`count_outcomes` and :func:`account` count what became of the lines, per hour and
   schema; :func:`summarize` (pure Python) turns the counts and the writers' results into the
-  account rows the job prints: read = valid + validation + processor, always.
+  account rows the job prints: read = valid + validation + processor + disabled, always.
+* :func:`mark_disabled` turns the valid events of disabled schemas into kind ``disabled``:
+  counted, never written (the production processor's ``eventlogging_schemas_disabled_filter``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ if TYPE_CHECKING:
     from pyspark.broadcast import Broadcast
     from pyspark.sql import DataFrame
 
-KINDS: tuple[str, ...] = ("valid", "validation", "processor")
+KINDS: tuple[str, ...] = ("valid", "validation", "processor", "disabled")
+#: The kinds of EventError (written by an invalid-events writer).
+INVALID_KINDS: tuple[str, ...] = ("validation", "processor")
 
 # Processors of this Python worker, by the token of the process_raw_lines call that made them.
 _PROCESSORS: dict[str, Processor] = {}
@@ -171,14 +175,29 @@ def process_raw_lines(
     return df.mapInArrow(run, out_schema)
 
 
+def mark_disabled(df: DataFrame, *, schemas: Sequence[str]) -> DataFrame:
+    """Set ``kind`` to ``disabled`` on the valid events whose ``schema`` is one of ``schemas``.
+
+    As the production processor's output filter, only valid capsules are concerned: an invalid
+    event of a disabled schema stays an EventError (whose capsule schema is ``EventError``).
+    Names match exactly (case-sensitive), as the filter's ``in`` test did.
+    """
+    from pyspark.sql import functions as F
+
+    if not schemas:
+        return df
+    disabled = (F.col("kind") == "valid") & F.col("schema").isin(sorted(set(schemas)))
+    return df.withColumn("kind", F.when(disabled, F.lit("disabled")).otherwise(F.col("kind")))
+
+
 def count_outcomes(df: DataFrame, *, route_columns: Sequence[str] = ("topic",)) -> DataFrame:
     """Rows per ``hour, schema, kind`` and routing columns (few rows: collect them)."""
     return df.groupBy("hour", "schema", "kind", *route_columns).count()
 
 
 def account(df: DataFrame) -> DataFrame:
-    """Per ``hour, schema``: ``read``, ``valid``, ``validation``, ``processor`` and
-    ``unroutable`` (valid or invalid events whose topic is null) of a processed frame."""
+    """Per ``hour, schema``: ``read``, ``valid``, ``validation``, ``processor``, ``disabled``
+    and ``unroutable`` (valid or invalid events whose topic is null) of a processed frame."""
     from pyspark.sql import functions as F
 
     def n(cond: Any) -> Any:
@@ -189,7 +208,7 @@ def account(df: DataFrame) -> DataFrame:
         .agg(
             F.count(F.lit(1)).alias("read"),
             *(n(F.col("kind") == k).alias(k) for k in KINDS),
-            n(F.col("topic").isNull()).alias("unroutable"),
+            n(F.col("topic").isNull() & (F.col("kind") != "disabled")).alias("unroutable"),
         )
         .orderBy("hour", "schema")
     )
@@ -221,6 +240,8 @@ class AccountRow:
     valid: int = 0
     validation: int = 0
     processor: int = 0
+    disabled: int = 0
+    """Valid events of a disabled schema (never written)."""
     unroutable: int = 0
     blacklisted: int = 0
     written: dict[str, int] = field(default_factory=dict)
@@ -235,6 +256,7 @@ class AccountRow:
             "valid": self.valid,
             "validation": self.validation,
             "processor": self.processor,
+            "disabled": self.disabled,
             "unroutable": self.unroutable,
             "blacklisted": self.blacklisted,
             "written": dict(sorted(self.written.items())),
@@ -246,7 +268,8 @@ def summarize(
 ) -> tuple[list[AccountRow], dict[tuple[str, str], int]]:
     """Account rows per hour × schema from :func:`count_outcomes` rows.
 
-    For each writer, an event it takes (valid and/or invalid) is ``unroutable`` when its topic
+    Events of kind ``disabled`` are only counted: no writer takes them. For each writer, an
+    event it takes (valid and/or invalid) is ``unroutable`` when its topic
     column is null, ``blacklisted`` when its capsule schema is in the writer's blacklist, else
     expected to be written to its topic. Returns the rows (sorted) and the expected counts per
     ``(writer name, topic)``, to compare with what the writers report.
@@ -262,6 +285,8 @@ def summarize(
         if kind not in KINDS:
             raise ValueError(f"unexpected kind {kind!r}; expected one of {KINDS}")
         setattr(row, kind, getattr(row, kind) + n)
+        if kind == "disabled":
+            continue
         for w in writers:
             takes = w.takes_valid if kind == "valid" else w.takes_invalid
             if not takes:

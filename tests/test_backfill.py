@@ -9,6 +9,7 @@ from typing import Any
 from eljobs.backfill import (
     Writer,
     account,
+    mark_disabled,
     process_raw_lines,
     render_template,
     summarize,
@@ -105,6 +106,7 @@ def test_process_raw_lines_and_account(spark: Any) -> None:
             "valid": 1,
             "validation": 1,
             "processor": 1,
+            "disabled": 0,
             "unroutable": 0,
         },
         {
@@ -114,6 +116,7 @@ def test_process_raw_lines_and_account(spark: Any) -> None:
             "valid": 0,
             "validation": 0,
             "processor": 1,
+            "disabled": 0,
             "unroutable": 0,
         },
         {
@@ -123,11 +126,23 @@ def test_process_raw_lines_and_account(spark: Any) -> None:
             "valid": 1,
             "validation": 0,
             "processor": 0,
+            "disabled": 0,
             "unroutable": 0,
         },
     ]
     for r in acc:
         assert r["read"] == r["valid"] + r["validation"] + r["processor"]
+    # A disabled schema: its valid events change kind, its EventErrors stay what they were.
+    marked = {
+        (r.hour, r.schema): (r.read, r.valid, r.disabled, r.validation, r.processor)
+        for r in account(mark_disabled(out, schemas=["Demo"])).collect()
+    }
+    assert marked == {
+        ("h1", "Demo"): (3, 0, 1, 1, 1),
+        ("h1", "unknown"): (1, 0, 0, 0, 1),
+        ("h2", "Demo"): (1, 0, 1, 0, 0),
+    }
+    assert mark_disabled(out, schemas=[]) is out
     out.unpersist()
     slim = process_raw_lines(df, schemas=repo, drop=("raw", "message"))
     assert slim.columns == ["hour", "kind", "schema", "revision", "topic", "value"]
@@ -180,3 +195,27 @@ def test_summarize_routes_blacklists_and_counts_unroutable() -> None:
         ("file:///a", "el_EventError"): 5,
         ("kafka:///b", "x"): 5,
     }
+
+
+def test_summarize_counts_disabled_events_and_writes_none() -> None:
+    counts = [
+        {"hour": "h", "schema": "A", "kind": "disabled", "topic": "el_A", "count": 6},
+        {"hour": "h", "schema": "A", "kind": "validation", "topic": "el_EventError", "count": 1},
+    ]
+    writers = [Writer("file:///a", "topic", takes_valid=True, takes_invalid=True)]
+    rows, expected = summarize(counts, writers)
+    assert [r.to_dict() for r in rows] == [
+        {
+            "hour": "h",
+            "schema": "A",
+            "read": 7,
+            "valid": 0,
+            "validation": 1,
+            "processor": 0,
+            "disabled": 6,
+            "unroutable": 0,
+            "blacklisted": 0,
+            "written": {"file:///a el_EventError": 1},
+        }
+    ]
+    assert expected == {("file:///a", "el_EventError"): 1}

@@ -8,10 +8,11 @@ Replaces ``hdfs dfs -text … | awk … | eventlogging-processor FORMAT stdin://
    (:mod:`eljobs.io.raw`; hours without input are in the account as ``missing``/``empty``);
 2. read every file (SequenceFile, text with key, raw lines), strip the key up to the first TAB;
 3. parse, validate and serialize on the executors (:func:`eljobs.backfill.process_raw_lines`);
-4. count what became of the lines per hour and schema, then write valid capsules to every
+4. mark the valid events of ``--disabled_schemas`` as ``disabled`` (counted, never written);
+5. count what became of the lines per hour and schema, then write valid capsules to every
    ``--output`` and EventErrors to ``--output_invalid`` from the same persisted frame (the
    lines are processed once);
-5. print the account, and write it as JSON next to each file output and to ``--report_path``.
+6. print the account, and write it as JSON next to each file output and to ``--report_path``.
 
 Exit status 0 when the job ran, invalid events being data; 1 when it could not (unreadable
 input, a failed write); 2 for bad options.
@@ -24,9 +25,18 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from eljobs.backfill import AccountRow, Writer, count_outcomes, process_raw_lines, summarize
+from eljobs.backfill import (
+    INVALID_KINDS,
+    AccountRow,
+    Writer,
+    count_outcomes,
+    mark_disabled,
+    process_raw_lines,
+    summarize,
+)
 from eljobs.config import effective_config, option
 from eljobs.eventlogging import PRODUCTION_FORMAT
 from eljobs.eventlogging.schemas import SchemaRepository
@@ -99,6 +109,13 @@ class Config(KafkaOptions):
         help="Where EventError events go: a writer URI, or given without a value the first "
         "--output (so eventlogging_EventError). Unset: invalid events are counted, not written.",
     )
+    disabled_schemas: tuple[str, ...] = option(
+        (),
+        help="Schema names whose valid events are not written (counted as 'disabled' per hour "
+        "and schema), as the production processor's eventlogging_schemas_disabled_filter: "
+        "comma-separated names, and/or @PATH for a local file of names, one a line (# starts "
+        "a comment). Invalid events of these schemas are still EventErrors.",
+    )
     dry_run: bool = option(
         False, help="Read, parse and validate, print the account, write nothing."
     )
@@ -120,6 +137,7 @@ class Config(KafkaOptions):
         # List options are split at commas, but a Kafka URI lists its brokers with commas:
         # glue back every piece that does not start a URI of its own.
         object.__setattr__(self, "output", rejoin_uris(self.output))
+        object.__setattr__(self, "disabled_schemas", expand_name_files(self.disabled_schemas))
 
     def writers(self) -> list[WriterURI]:
         """The parsed ``--output`` URIs."""
@@ -159,9 +177,42 @@ class Config(KafkaOptions):
             )
         if not self.schemas_path:
             problems.append("--schemas_path: at least one schema directory is required")
+        bad = [n for n in self.disabled_schemas if not _SCHEMA_NAME.match(n)]
+        if bad:
+            problems.append(
+                f"--disabled_schemas: expected schema names (letters, digits, _ . -), found {bad}"
+            )
         if self.repartition < 0:
             problems.append(f"--repartition: expected 0 or more, found {self.repartition}")
         return problems
+
+
+_SCHEMA_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def expand_name_files(entries: tuple[str, ...]) -> tuple[str, ...]:
+    """``("A", "@/etc/names.txt")`` → ``("A", <the names in the file>)``, without duplicates.
+
+    A file holds one name a line; blank lines and what follows ``#`` are ignored.
+
+    Raises:
+        ValueError: a file cannot be read (the message names the option and the file).
+    """
+    out: dict[str, None] = {}
+    for entry in entries:
+        if not entry.startswith("@"):
+            out[entry] = None
+            continue
+        path = entry[1:]
+        try:
+            text = Path(path.removeprefix("file://")).read_text(encoding="utf-8")
+        except OSError as e:
+            raise ValueError(f"--disabled_schemas: cannot read the names file {path!r}: {e}") from e
+        for line in text.splitlines():
+            name = line.split("#", 1)[0].strip()
+            if name:
+                out[name] = None
+    return tuple(out)
 
 
 _URI_START = re.compile(r"^(/|[A-Za-z][A-Za-z0-9+.-]*://)")
@@ -194,8 +245,8 @@ class BackfillResult:
     report: dict[str, Any] = field(default_factory=dict)
 
     def totals(self) -> dict[str, int]:
-        """read/valid/validation/processor/unroutable/blacklisted over all rows."""
-        keys = ("read", "valid", "validation", "processor", "unroutable", "blacklisted")
+        """read/valid/validation/processor/disabled/unroutable/blacklisted over all rows."""
+        keys = ("read", "valid", "validation", "processor", "disabled", "unroutable", "blacklisted")
         return {k: sum(getattr(r, k) for r in self.rows) for k in keys}
 
 
@@ -291,6 +342,9 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
         hostname=cfg.hostname,
         drop=("raw", "message"),
     )
+    if cfg.disabled_schemas:
+        log.info("disabled schemas (counted, never written): %s", ", ".join(cfg.disabled_schemas))
+        processed = mark_disabled(processed, schemas=cfg.disabled_schemas)
     route_cols = ["topic", *sorted(valid_templates), *sorted(invalid_templates)]
     route_cols = [c for c in route_cols if not c.startswith("key_")]
     if not cfg.dry_run:
@@ -375,6 +429,7 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
         "written": written,
         "expected": expected_by_writer,
         "dry_run": cfg.dry_run,
+        "disabled_schemas": list(cfg.disabled_schemas),
     }
     report.finish(ok)
     result.report = report.to_dict()
@@ -397,7 +452,7 @@ def _frame_for(processed: DataFrame, w: Writer, *, key: str | None) -> DataFrame
     if w.takes_valid:
         kinds.append(F.col("kind") == "valid")
     if w.takes_invalid:
-        kinds.append(F.col("kind") != "valid")
+        kinds.append(F.col("kind").isin(*INVALID_KINDS))
     cond = kinds[0] if len(kinds) == 1 else (kinds[0] | kinds[1])
     cond = cond & F.col(w.topic_column).isNotNull()
     if w.blacklisted:
@@ -431,21 +486,19 @@ def _write(
 
 
 def _log_hours(hours: list[HourInput], rows: list[AccountRow]) -> None:
+    keys = ("read", "valid", "validation", "processor", "disabled")
     by_hour: dict[str, dict[str, int]] = {}
     for r in rows:
-        t = by_hour.setdefault(r.hour, {"read": 0, "valid": 0, "validation": 0, "processor": 0})
+        t = by_hour.setdefault(r.hour, dict.fromkeys(keys, 0))
         for k in t:
             t[k] += getattr(r, k)
     for h in hours:
-        t = by_hour.get(h.label, {"read": 0, "valid": 0, "validation": 0, "processor": 0})
+        t = by_hour.get(h.label, dict.fromkeys(keys, 0))
         log.info(
-            "hour %s (%s): read %d = valid %d + validation %d + processor %d",
+            "hour %s (%s): read %d = valid %d + validation %d + processor %d + disabled %d",
             h.label,
             h.status,
-            t["read"],
-            t["valid"],
-            t["validation"],
-            t["processor"],
+            *(t[k] for k in keys),
         )
 
 
@@ -460,12 +513,15 @@ def render_account(result: BackfillResult) -> str:
                 h.status,
                 len(h.files),
                 *(sum(getattr(r, k) for r in rs) for k in ("read", "valid", "validation")),
-                *(sum(getattr(r, k) for r in rs) for k in ("processor", "unroutable")),
+                *(sum(getattr(r, k) for r in rs) for k in ("processor", "disabled", "unroutable")),
                 sum(r.blacklisted for r in rs),
                 sum(sum(r.written.values()) for r in rs),
             ]
         )
-    heads = ["read", "valid", "validation", "processor", "unroutable", "blacklisted", "written"]
+    heads = [
+        *("read", "valid", "validation", "processor", "disabled"),
+        *("unroutable", "blacklisted", "written"),
+    ]
     out = [
         format_table(
             ["hour", "input", "files", *heads], per_hour, title="Backfill account per hour"
@@ -478,7 +534,7 @@ def render_account(result: BackfillResult) -> str:
                 [r.hour, r.schema, *(getattr(r, k) for k in heads[:-1]), sum(r.written.values())]
                 for r in result.rows
             ],
-            title="Per hour and schema (read = valid + validation + processor)",
+            title="Per hour and schema (read = valid + validation + processor + disabled)",
         )
     )
     writer_rows = []
@@ -495,8 +551,8 @@ def render_account(result: BackfillResult) -> str:
         )
     t = result.totals()
     out.append(
-        "total: read {read} = valid {valid} + validation {validation} + processor {processor}; "
-        "unroutable {unroutable}, blacklisted {blacklisted}".format(**t)
+        "total: read {read} = valid {valid} + validation {validation} + processor {processor} "
+        "+ disabled {disabled}; unroutable {unroutable}, blacklisted {blacklisted}".format(**t)
     )
     return "\n\n".join(out)
 

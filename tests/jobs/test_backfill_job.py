@@ -317,3 +317,78 @@ def test_dry_run_counts_and_writes_nothing(spark: Any, schemas_dir: Path, tmp_pa
     assert acc["totals"]["read"] == 9
     assert acc["totals"]["valid"] == sum(s.kind == "valid" for s in lines) == 6
     assert [h["status"] for h in acc["hours"]] == ["ok", "missing"]
+
+
+def test_disabled_schemas_from_the_option_and_files(tmp_path: Path) -> None:
+    names = tmp_path / "disabled.txt"
+    names.write_text("# moved to EventGate\nPaintTiming\n\nSaveTiming  # removed\nEdit\n")
+    cfg = parse_config(
+        Config, [*BASE, "--dry_run", "--disabled_schemas", f"Edit,@{names},@file://{names}"]
+    )
+    assert cfg.disabled_schemas == ("Edit", "PaintTiming", "SaveTiming")
+    with pytest.raises(ConfigError, match=r"--disabled_schemas: cannot read the names file '/no"):
+        parse_config(Config, [*BASE, "--dry_run", "--disabled_schemas", "@/no/such/file"])
+    with pytest.raises(ConfigError, match=r"--disabled_schemas: expected schema names .*'a b'"):
+        parse_config(Config, [*BASE, "--dry_run", "--disabled_schemas", "a b"])
+
+
+@pytest.mark.slow
+def test_disabled_schemas_are_counted_never_written(
+    spark: Any, schemas_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = ("navigationtiming", "painttiming")
+    schemas = load_sample_schemas(names, source=schemas_dir)
+    write_sample_schemas(tmp_path / "schemas", names, source=schemas_dir)
+    lines = generate_lines(
+        schemas,
+        80,
+        hour=H3,
+        seed=21,
+        invalid_fraction=0.25,
+        invalid_kinds=("missing_required", "wrong_type", "bad_json"),
+    )
+    write_text_hour(tmp_path / "raw/2024/01/05/03", [s.line for s in lines], compress=False)
+    paint = [s for s in lines if s.schema == "PaintTiming"]
+    paint_valid = sum(s.kind == "valid" for s in paint)
+    paint_validation = sum(s.code == "validation" for s in paint)
+    assert paint_valid and paint_validation, "the sample must hold both for this test to mean much"
+
+    def run(*extra: str) -> dict[str, Any]:
+        report = tmp_path / f"account{len(extra)}.json"
+        args = [
+            "--input_path", str(tmp_path / "raw"),
+            "--since", "2024-01-05T03", "--until", "2024-01-05T04",
+            "--schemas_path", str(tmp_path / "schemas"),
+            "--disabled_schemas", "PaintTiming",
+            "--report_path", str(report),
+            *extra,
+        ]  # fmt: skip
+        assert main(args) == 0
+        return dict(json.loads(report.read_text()))
+
+    # The dry run shows what would be dropped.
+    dry = run("--dry_run")
+    printed = capsys.readouterr().out
+    assert "disabled" in printed and f"+ disabled {paint_valid};" in printed
+    assert dry["totals"]["disabled"] == paint_valid and dry["disabled_schemas"] == ["PaintTiming"]
+
+    out = tmp_path / "out"
+    acc = run("--output", f"file://{out}", "--output_invalid")
+    topics = _read_topics(out)
+    assert "eventlogging_PaintTiming" not in topics
+    assert len(topics["eventlogging_NavigationTiming"]) == sum(
+        s.kind == "valid" and s.schema == "NavigationTiming" for s in lines
+    )
+    # Invalid events of a disabled schema are still EventErrors, as in production.
+    errors = [json.loads(t)["event"] for t in topics["eventlogging_EventError"]]
+    assert sum(e["schema"] == "PaintTiming" and e["code"] == "validation" for e in errors) == (
+        paint_validation
+    )
+    rows = {r["schema"]: r for r in acc["rows"]}
+    p = rows["PaintTiming"]
+    assert (p["valid"], p["disabled"], p["validation"]) == (0, paint_valid, paint_validation)
+    for r in acc["rows"]:
+        assert r["read"] == r["valid"] + r["validation"] + r["processor"] + r["disabled"]
+        assert not any("PaintTiming" in label for label in r["written"])
+    assert sum(r["read"] for r in acc["rows"]) == len(lines)
+    assert acc["totals"]["disabled"] == paint_valid and acc["ok"] is True
