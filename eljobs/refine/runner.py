@@ -198,7 +198,8 @@ class _Refiner:
         self.fs = HadoopFs(spark)
         self.transforms = list(transforms)
         self.loader = loader
-        self.options = _conf_options(spark)
+        # The explicit --geocode_database wins over Spark conf keys naming a database.
+        self.options = {**_conf_options(spark), "geocode_ip.database": cfg.geocode_database}
 
     def refine_table(self, targets: Sequence[RefineTarget]) -> list[TargetResult]:
         """Refine one table's targets serially, in order."""

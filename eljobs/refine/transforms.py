@@ -331,11 +331,14 @@ def geocode_ip(
 
     Args:
         df: the frame.
-        context: the target; its options may name the database (``geocode_ip.database``).
-        database: path of a MaxMind City database; default from :func:`geo.resolve_database_path`.
+        context: the target; its options may name the database (``geocode_ip.database``,
+            which Refine's ``--geocode_database`` sets).
+        database: path of a MaxMind City database, or ``bundled`` for the 2018 GeoLite2 of
+            the demo and tests; default from :func:`geo.resolve_database_path` (the production
+            ``/usr/share/GeoIP/GeoIP2-City.mmdb`` unless ``$ELJOBS_MAXMIND_CITY_DB`` is set).
 
     Raises:
-        GeocodeDatabaseError: the database file does not exist.
+        GeocodeDatabaseError: the database file does not exist (the message names it).
     """
     sources = _sources_or_skip(df, IP_SOURCES, context, "not geocoding")
     if not sources:
@@ -343,11 +346,12 @@ def geocode_ip(
     db_path = geo.resolve_database_path(database, context.options if context else None)
     ip = coalesce_sources(sources)
     log.info(
-        "Geocoding %s into %s in %s with %s",
+        "Geocoding %s into %s in %s with %s (%s)",
         ", ".join(f.name for f in sources),
         GEOCODED_DATA,
         _describe(context),
         db_path,
+        geo.describe_database(db_path),
     )
     tmp = "__eljobs_geo"
     with_geo = df.withColumn(tmp, geo.geocode_struct(ip, db_path))

@@ -106,3 +106,30 @@ def test_failed_hour_exits_1_and_emails_the_report_then_monitor_reports_it(
     # Nothing new: refine has nothing to do; the monitor still reports the failed hour.
     assert refine.main(_args(tmp_path, db)) == 0
     assert spark.table(f"{db}.test").count() == 2
+
+
+@pytest.mark.slow
+def test_a_missing_geocoding_database_fails_the_target_naming_it(
+    spark: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    hour = tmp_path / "raw" / "eventlogging_Test" / "year=2024/month=01/day=05/hour=03"
+    hour.mkdir(parents=True)
+    event = {"schema": "Test", "event": {"n": 1}, "wiki": "enwiki", "ip": "81.2.69.160"}
+    (hour / "part-00000.json").write_text(json.dumps(event) + "\n")
+    db = "t_refine_geo"
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
+    args = [*_args(tmp_path, db), "--transform_functions", "geocode_ip"]
+    missing = tmp_path / "GeoIP2-City.mmdb"
+
+    assert refine.main([*args, "--geocode_database", str(missing)]) == 1
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert [r["status"] for r in report["rows"]] == ["failed"]
+    assert f"expected a MaxMind City database file at '{missing}'" in report["rows"][0]["error"]
+
+    # The demo/test database works, and the run says which file and build it used.
+    with caplog.at_level("INFO"):
+        assert refine.main([*args, "--geocode_database", "bundled", "--ignore_failure_flag"]) == 0
+    assert "GeoLite2-City built 2018-07-03" in caplog.text
+    assert "for the demo and tests only" in caplog.text
+    row = spark.table(f"{db}.test").select("geocoded_data").first()
+    assert row is not None and row.geocoded_data["country_code"] == "GB"

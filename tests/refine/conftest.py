@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Transforms called without a database geocode with the bundled GeoLite2 City of 2018 (tests
+# only); jobs keep the production default unless a test passes --geocode_database.
+os.environ.setdefault("ELJOBS_MAXMIND_CITY_DB", "bundled")
 import yaml
 
 #: Three real schemas used end to end (directory name, EventLogging name).

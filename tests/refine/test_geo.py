@@ -12,12 +12,39 @@ from eljobs.refine import geo
 
 @pytest.fixture(scope="module")
 def db() -> str:
-    return geo.resolve_database_path()
+    return geo.resolve_database_path(geo.BUNDLED)
 
 
-def test_default_database_is_the_packaged_geolite2_city(db: str) -> None:
+def test_bundled_database_is_the_packaged_geolite2_city_and_says_it_is_for_tests(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("WARNING", logger="eljobs.refine.geo"):
+        db = geo.resolve_database_path(options={"geocode_ip.database": "bundled"})
     assert Path(db).name == "GeoLite2-City.mmdb"
     assert Path(db).stat().st_size > 10_000_000
+    assert (
+        "for the demo and tests only" in caplog.text and "option geocode_ip.database" in caplog.text
+    )
+    assert geo.describe_database(db) == "GeoLite2-City built 2018-07-03"
+
+
+def test_without_a_setting_the_production_database_is_required(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from eljobs.refine.options import RefineConfig
+
+    monkeypatch.delenv(geo.DATABASE_ENV, raising=False)
+    assert geo.PRODUCTION_DATABASE == "/usr/share/GeoIP/GeoIP2-City.mmdb"
+    field = RefineConfig.__dataclass_fields__["geocode_database"]
+    assert field.default == geo.PRODUCTION_DATABASE
+    if Path(geo.PRODUCTION_DATABASE).is_file():
+        pytest.skip("this machine has the production database")
+    # Never a silent fallback to the bundled GeoLite2: the error names the path and its source.
+    with pytest.raises(
+        geo.GeocodeDatabaseError,
+        match=r"'/usr/share/GeoIP/GeoIP2-City\.mmdb' \(from the production default\); found no",
+    ):
+        geo.resolve_database_path()
 
 
 def test_public_ipv4_and_ipv6_get_english_names_and_codes(db: str) -> None:
