@@ -15,9 +15,17 @@ if ! command -v mvn >/dev/null 2>&1; then
   echo "eljobs: the JVM artifacts need Maven ('mvn' is not on PATH): apt-get install maven" >&2
   exit 1
 fi
-rm -rf "$out"
-mkdir -p "$out"
+# Resolve into a fresh folder and swap it in at the end, so a failed fetch leaves the old set
+# whole and processes using the old jars are not pulled from under them mid-fetch.
+new="$out.new.$$"
+rm -rf "$new"
+mkdir -p "$new"
+trap 'rm -rf "$new"' EXIT
 # -U: a look-up that failed on an earlier day is asked again rather than taken from the cache.
-mvn --batch-mode --quiet -U -s jvm/settings.xml -f jvm/pom.xml package -Djvm.out="$out"
-touch "$stamp"
+mvn --batch-mode --quiet -U -s jvm/settings.xml -f jvm/pom.xml package -Djvm.out="$new"
+touch "$new/.fetched-$hash"
+rm -rf "$out.old"
+[ -d "$out" ] && mv "$out" "$out.old"
+mv "$new" "$out"
+rm -rf "$out.old"
 echo "eljobs: JVM artifacts ready in $out ($(find "$out" -name '*.jar' | wc -l) jars)"

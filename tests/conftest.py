@@ -48,10 +48,11 @@ def schemas_dir(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def broker() -> Iterator[object]:
-    """One embedded Tansu broker (memory storage, free loopback port) for the whole run.
+    """One Apache Kafka broker (single KRaft node, free loopback port, storage in a temporary
+    directory) for the whole run.
 
     Tests that kill or restart it must leave it running when they finish (``restart()``)."""
-    from eljobs.testing.broker import EmbeddedBroker
+    from eljobs.testing.broker import ApacheKafkaBroker
 
-    with EmbeddedBroker() as b:
+    with ApacheKafkaBroker() as b:
         yield b

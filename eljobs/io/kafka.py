@@ -632,8 +632,28 @@ def activate(spark: SparkSession) -> None:
 
 
 def _first_line(e: BaseException) -> str:
+    """The first line of ``e``'s message; for a JVM error, its root cause's (Py4J's own first
+    line only says which call failed)."""
+    cause = _jvm_root_cause(e)
+    if cause:
+        return cause
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def _jvm_root_cause(e: BaseException) -> str | None:
+    jexc: Any = getattr(e, "java_exception", None)
+    if jexc is None:
+        return None
+    try:
+        seen = 0
+        while jexc.getCause() is not None and seen < 20:
+            jexc = jexc.getCause()
+            seen += 1
+        text = str(jexc.toString()).strip()
+    except Exception:  # the JVM is gone or the object is not a Throwable
+        return None
+    return text.splitlines()[0] if text else None
 
 
 _MARK = "EljobsKafkaDeliveryError:"

@@ -20,7 +20,7 @@ from eljobs.io.kafka_source import (
     resolve_topics,
     spark_source_options,
 )
-from eljobs.testing.broker import EmbeddedBroker, free_port
+from eljobs.testing.broker import Broker, free_port
 
 
 def test_resolve_topics_by_list_and_by_regex() -> None:
@@ -65,7 +65,8 @@ def test_plan_fails_in_bounded_time_when_no_broker_answers() -> None:
         )
 
 
-def test_reader_keeps_the_window_per_partition(spark: Any, broker: EmbeddedBroker) -> None:
+@pytest.mark.parametrize("reader", ["spark", "python"])
+def test_reader_keeps_the_window_per_partition(spark: Any, broker: Broker, reader: str) -> None:
     from confluent_kafka import Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -93,8 +94,8 @@ def test_reader_keeps_the_window_per_partition(spark: Any, broker: EmbeddedBroke
         until=base + timedelta(hours=1),
     )
     assert sorted(r.partition for r in ranges) == [0, 1]
-    df, reader = read_window(spark, ranges, bootstrap_servers=broker.bootstrap_servers)
-    assert reader == "python"
+    df, used = read_window(spark, ranges, bootstrap_servers=broker.bootstrap_servers, reader=reader)
+    assert used == reader
     assert df.rdd.getNumPartitions() == 2
     rows = df.collect()
     got = sorted((r["partition"], r["value"].decode()) for r in rows)

@@ -71,7 +71,7 @@ def test_backfill_to_kafka_then_extract_equals_the_file_sink(
     from_files = _topics(file_out)
     assert "eventlogging_EventError" in from_files and len(from_files) >= 3
 
-    with EmbeddedBroker(log_path=tmp_path / "tansu.log") as b:
+    with EmbeddedBroker(log_path=tmp_path / "kafka.log") as b:
         started = datetime.now(UTC)
         code = backfill.main(
             [

@@ -13,7 +13,7 @@ import pytest
 
 from eljobs.config import ConfigError, parse_config
 from eljobs.jobs.extract import Config, main
-from eljobs.testing.broker import EmbeddedBroker
+from eljobs.testing.broker import Broker
 
 H = datetime(2024, 5, 6, 7, tzinfo=UTC)  # the window is [H, H+2h)
 
@@ -30,7 +30,7 @@ def _lines(folder: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def topics(broker: EmbeddedBroker) -> dict[str, Any]:
+def topics(broker: Broker) -> dict[str, Any]:
     """Two topics with messages an hour before, inside (two hours) and an hour after the
     window, with explicit timestamps; a third with a value holding a line break."""
     from confluent_kafka import Producer
@@ -65,7 +65,7 @@ def topics(broker: EmbeddedBroker) -> dict[str, Any]:
     return {"a": a, "b": b, "c": c, "run": run, "expected": expected}
 
 
-def _args(broker: EmbeddedBroker, out: Path, *extra: str) -> list[str]:
+def _args(broker: Broker, out: Path, *extra: str) -> list[str]:
     return [
         "--bootstrap_servers",
         broker.bootstrap_servers,
@@ -80,7 +80,7 @@ def _args(broker: EmbeddedBroker, out: Path, *extra: str) -> list[str]:
 
 
 def test_extracts_the_window_values_per_topic_with_an_account(
-    spark: Any, broker: EmbeddedBroker, topics: dict[str, Any], tmp_path: Path, capsys: Any
+    spark: Any, broker: Broker, topics: dict[str, Any], tmp_path: Path, capsys: Any
 ) -> None:
     out = tmp_path / "out"
     code = main(_args(broker, out, "--topics_regex", f"ext_{topics['run']}_[ab]"))
@@ -102,7 +102,7 @@ def test_extracts_the_window_values_per_topic_with_an_account(
 
 
 def test_record_format_carries_topic_partition_offset_timestamp_key(
-    spark: Any, broker: EmbeddedBroker, topics: dict[str, Any], tmp_path: Path
+    spark: Any, broker: Broker, topics: dict[str, Any], tmp_path: Path
 ) -> None:
     out = tmp_path / "rec"
     assert main(_args(broker, out, "--topics", topics["a"], "--output_format", "record")) == 0
@@ -121,7 +121,7 @@ def test_record_format_carries_topic_partition_offset_timestamp_key(
 
 
 def test_a_value_with_a_line_break_is_rejected_counted_and_fails_the_run(
-    spark: Any, broker: EmbeddedBroker, topics: dict[str, Any], tmp_path: Path
+    spark: Any, broker: Broker, topics: dict[str, Any], tmp_path: Path
 ) -> None:
     out = tmp_path / "nl"
     assert main(_args(broker, out, "--topics", topics["c"])) == 1
