@@ -592,7 +592,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     spark = None
     try:
         broker.start()
-        print(f"local Apache Kafka broker (one KRaft node) on {broker.bootstrap_servers}, pid {broker.pid}")
+        print(
+            f"local Apache Kafka broker (one KRaft node) on {broker.bootstrap_servers}, "
+            f"pid {broker.pid}"
+        )
         spark = get_session(
             "local",
             app_name="eljobs-demo",
