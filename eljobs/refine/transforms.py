@@ -548,9 +548,13 @@ def add_normalized_host(df: DataFrame, *, context: TransformContext | None = Non
     # into the struct's expression, this transform followed by normalize_and_widen cost as
     # much as parsing the JSON input.
     labels = "__eljobs_host_labels"
+    host = normalized_host_of_labels(F.col(labels))
+    # Typed nullable as the reference's (a Hive UDF result): a CASE without ELSE is nullable
+    # unless a WHEN is the literal TRUE, so the always-true test names the labels column.
+    always = F.col(labels).isNull() | F.col(labels).isNotNull()
     return (
         df.withColumn(labels, host_labels(coalesce_sources(sources)))
-        .withColumn(NORMALIZED_HOST, normalized_host_of_labels(F.col(labels)))
+        .withColumn(NORMALIZED_HOST, F.when(always, host))
         .drop(labels)
     )
 

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 from chispa import assert_df_equality
 from pyspark.sql import DataFrame
-from pyspark.sql.types import BooleanType, IntegerType, StringType, StructField, StructType
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    IntegerType,
+    MapType,
+    StringType,
+    StructField,
+    StructType,
+)
 
 from eljobs.columns import NORMALIZED_HOST_TYPE
 from eljobs.refine import transforms as T
@@ -423,3 +431,59 @@ def test_normalize_field_names_and_widen_types_is_the_runner_step(spark: Any) ->
     df = spark.createDataFrame([(1, (2.0,))], "`Some-Field` int, s struct<`a-b`: float>")
     out = T.normalize_field_names_and_widen_types(df)
     assert out.schema.simpleString() == "struct<some_field:bigint,s:struct<a_b:double>>"
+
+
+# The columns the reference's transforms add, as Spark types them there: Hive UDF results
+# (geocoded_data, user_agent_map, normalized_host) and SQL CASE/named_struct are nullable, with
+# nullable map values, array elements and struct fields; is_wmf_domain is a Scala UDF returning
+# a primitive Boolean (never NULL) when a domain column exists, a NULL literal otherwise.
+_S = StringType()
+_UA_FIELDS = (
+    *("browser_family", "browser_major", "browser_minor", "device_family", "is_bot"),
+    *("is_mediawiki", "os_family", "os_major", "os_minor", "wmf_app_version"),
+)
+REFERENCE_ADDED = {
+    "geocoded_data": StructField("geocoded_data", MapType(_S, _S, True), True),
+    "user_agent_map": StructField("user_agent_map", MapType(_S, _S, True), True),
+    "useragent": StructField(
+        "useragent",
+        StructType(
+            [StructField(n, BooleanType() if n.startswith("is_") else _S, True) for n in _UA_FIELDS]
+        ),
+        True,
+    ),
+    "is_wmf_domain": StructField("is_wmf_domain", BooleanType(), False),
+    "normalized_host": StructField(
+        "normalized_host",
+        StructType(
+            [
+                StructField("project_class", _S, True),
+                StructField("project", _S, True),
+                StructField("qualifiers", ArrayType(_S, True), True),
+                StructField("tld", _S, True),
+                StructField("project_family", _S, True),
+            ]
+        ),
+        True,
+    ),
+}
+
+
+def test_added_columns_have_the_reference_types_and_nullability(spark: Any) -> None:
+    df = spark.createDataFrame(
+        [("en.m.wikipedia.org", "81.2.69.160", "Mozilla/5.0")],
+        "webHost string, ip string, ua string",
+    ).selectExpr(
+        "webHost",
+        "ip",
+        "named_struct('request_headers', map('user-agent', ua)) AS http",
+        "CAST(NULL AS struct<browser_family: string>) AS useragent",
+    )
+    out = T.event_transforms(df)
+    got = {f.name: f for f in out.schema.fields if f.name in REFERENCE_ADDED}
+    assert got == REFERENCE_ADDED
+    # Without a domain column both domain columns are typed NULLs, nullable.
+    bare = T.add_normalized_host(T.add_is_wmf_domain(spark.createDataFrame([(1,)], "k int")))
+    fields = {f.name: f for f in bare.schema.fields}
+    assert fields["is_wmf_domain"] == StructField("is_wmf_domain", BooleanType(), True)
+    assert fields["normalized_host"] == REFERENCE_ADDED["normalized_host"]
