@@ -4,9 +4,13 @@
 No Spark. Prints (and logs) the names of the files created, kept and deleted; never a salt.
 Production runs it daily at midnight and copies the directory to HDFS wholesale.
 
-Example:
+Examples:
   python -m eljobs salts rotate --salts_path /srv/salts/event_sanitized \\
     --period '3 months' --retention '50 days'
+  # a new directory: its first salt also covers everything before it
+  python -m eljobs salts rotate --salts_path /srv/salts/new --initial
+  # one salt that never expires and is never deleted
+  python -m eljobs salts rotate --salts_path /srv/salts/fixed --period none --retention none
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from eljobs.report import format_table
 from eljobs.sanitize.rotate import (
     DurationError,
     RotationResult,
-    parse_duration,
+    parse_optional_duration,
     rotate_salts,
 )
 from eljobs.timewindow import utcnow
@@ -42,10 +46,19 @@ class Config:
     )
     salts_path: str = option(help="Local salt directory (created if missing).")
     period: str = option(
-        "3 months", help="How long one salt is used: '<N> <hours|days|weeks|months|years>'."
+        "3 months",
+        help="How long one salt is used: '<N> <hours|days|weeks|months|years>', or 'none' for "
+        "a one-off salt that never expires (named <start>__).",
     )
     retention: str = option(
-        "50 days", help="How long after its end a salt is kept before it is deleted."
+        "50 days",
+        help="How long after its end a salt is kept before it is deleted, or 'none' to never "
+        "delete salts (their names then carry no deletion time).",
+    )
+    initial: bool = option(
+        False,
+        help="The directory is new: its first salt starts at 1970-01-01 instead of the "
+        "period's start, so older data is covered too. Refused when it already holds salts.",
     )
     now: datetime | None = option(
         None, help="The current time (ISO-8601, zone-less is UTC); for tests and backfills."
@@ -57,7 +70,7 @@ class Config:
         problems = []
         for name in ("period", "retention"):
             try:
-                parse_duration(getattr(self, name), option=name)
+                parse_optional_duration(getattr(self, name), option=name)
             except DurationError as e:
                 problems.append(str(e))
         return problems
@@ -73,6 +86,7 @@ def run(spark: Any, cfg: Config) -> RotationResult:
         retention=cfg.retention,
         now=now,
         dry_run=cfg.dry_run,
+        initial=cfg.initial,
     )
     rows = (
         [(n, "created") for n in result.created]

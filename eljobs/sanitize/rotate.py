@@ -8,7 +8,17 @@ files make the rotation fail with a :class:`~eljobs.sanitize.salts.SaltError` na
 nothing unexpected is deleted.
 
 Durations: ``<N> <unit>`` with unit ``hours``, ``days``, ``weeks``, ``months`` or ``years``
-(singular accepted). Months and years are calendar steps. Works on local directories (and
+(singular accepted). Months and years are calendar steps.
+
+The reference tool's other modes:
+
+* ``period=None`` (``--period none``): a one-off salt that never expires, named ``<start>__``
+  (empty end and deletion), created when the directory holds no never-expiring salt;
+* ``retention=None`` (``--retention none``): salts are named without a deletion time
+  (``<start>_<end>_``) and never deleted (no backup/retention deletion);
+* ``initial=True`` (``--initial``): the first salt of a new directory, starting at 1970-01-01
+  instead of the period's (or the hour's) start, so data older than the directory is covered
+  too; refused when the directory already holds salts. Works on local directories (and
 ``file://``); production copies the directory to HDFS afterwards, as the reference deployment
 does.
 """
@@ -24,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from dateutil.relativedelta import relativedelta
 
 from eljobs.sanitize import _fs
-from eljobs.sanitize.salts import SaltError, parse_salt_name
+from eljobs.sanitize.salts import NEVER, SaltError, parse_salt_name
 from eljobs.timewindow import to_utc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,9 +97,18 @@ def _stamp(dt: datetime) -> str:
     return to_utc(dt).strftime("%Y%m%d%H")
 
 
-def salt_file_name(start: datetime, end: datetime, deletion: datetime) -> str:
-    """``<start>_<end>_<deletion>`` with yyyyMMddHH UTC timestamps."""
-    return f"{_stamp(start)}_{_stamp(end)}_{_stamp(deletion)}"
+def salt_file_name(start: datetime, end: datetime | None, deletion: datetime | None) -> str:
+    """``<start>_<end>_<deletion>`` with yyyyMMddHH UTC timestamps; a part that is None
+    (never ends, never deleted) is left empty."""
+    parts = (start, end, deletion)
+    return "_".join("" if x is None else _stamp(x) for x in parts)
+
+
+def parse_optional_duration(text: str | None, *, option: str) -> Duration | None:
+    """:func:`parse_duration`, with ``none`` (any case) or an empty value meaning None."""
+    if text is None or text.strip().lower() in ("", "none"):
+        return None
+    return parse_duration(text, option=option)
 
 
 @dataclass
@@ -105,22 +124,27 @@ class RotationResult:
 def rotate_salts(
     salts_path: str,
     *,
-    period: Duration | str,
-    retention: Duration | str,
+    period: Duration | str | None,
+    retention: Duration | str | None,
     now: datetime,
     dry_run: bool = False,
+    initial: bool = False,
 ) -> RotationResult:
     """Create the current period's salt if missing and delete expired salts.
 
     Args:
         salts_path: a local directory (plain path or ``file://``); created if missing.
-        period: salt validity, e.g. ``3 months``.
-        retention: how long after its end a salt is kept, e.g. ``50 days``.
+        period: salt validity, e.g. ``3 months``; None (or ``none``): one salt that never
+            expires.
+        retention: how long after its end a salt is kept, e.g. ``50 days``; None (or
+            ``none``): salts are never deleted.
         now: the current time (naive = UTC).
         dry_run: report what would be done without changing anything.
+        initial: the directory is new: its first salt starts at 1970-01-01.
 
     Raises:
-        SaltError: the directory holds a file that is not a salt file, or is not local.
+        SaltError: the directory holds a file that is not a salt file, or is not local, or
+            ``initial`` is asked of a directory that already holds salts.
         DurationError: a bad period or retention.
     """
     if not _fs.is_local(salts_path):
@@ -128,37 +152,47 @@ def rotate_salts(
             f"salts rotate works on a local directory, found {salts_path}; rotate locally and "
             "copy the directory to HDFS (as the reference deployment does)"
         )
-    period = parse_duration(period, option="period") if isinstance(period, str) else period
-    retention = (
-        parse_duration(retention, option="retention") if isinstance(retention, str) else retention
-    )
+    if period is None or isinstance(period, str):
+        period = parse_optional_duration(period, option="period")
+    if retention is None or isinstance(retention, str):
+        retention = parse_optional_duration(retention, option="retention")
     now = to_utc(now)
     directory = _fs.local_path(salts_path)
     if not dry_run:
         directory.mkdir(parents=True, exist_ok=True)
     names = sorted(os.listdir(directory)) if directory.is_dir() else []
+    names = [n for n in names if not n.startswith((".", "_"))]
+    parsed = {name: parse_salt_name(name) for name in names}  # foreign files fail here
+    if initial and names:
+        raise SaltError(
+            f"--initial creates the first salt of a new directory, but {salts_path} already "
+            f"holds {len(names)} salt file(s), e.g. {names[0]}"
+        )
     result = RotationResult()
-    start, end = period_bounds(now, period)
-    current_prefix = f"{_stamp(start)}_{_stamp(end)}_"
+    if period is None:
+        # One salt for ever: the hour it is made (the epoch for a new directory's first).
+        start, end = (EPOCH if initial else now.replace(minute=0, second=0, microsecond=0)), None
+    else:
+        start, end = period_bounds(now, period)
+    deletion = end + retention.delta() if end is not None and retention is not None else None
     have_current = False
     for name in names:
-        if name.startswith((".", "_")):
-            continue
-        _start, _end, deletion = parse_salt_name(name)
-        if deletion is not None and now >= deletion:
+        salt_start, salt_end, salt_deletion = parsed[name]
+        if salt_deletion is not None and now >= salt_deletion:
             result.deleted.append(name)
             if not dry_run:
                 (directory / name).unlink()
             continue
         result.kept.append(name)
-        if name.startswith(current_prefix):
+        if end is None:
+            have_current = have_current or salt_end == NEVER
+        elif salt_start <= start and salt_end == end:
             have_current = True
-    if not have_current:
-        name = salt_file_name(start, end, end + retention.delta())
-        if now < end + retention.delta():
-            result.created.append(name)
-            if not dry_run:
-                _write_secret(directory / name, secrets.token_hex(SALT_LENGTH // 2))
+    if not have_current and (deletion is None or now < deletion):
+        name = salt_file_name(EPOCH if initial else start, end, deletion)
+        result.created.append(name)
+        if not dry_run:
+            _write_secret(directory / name, secrets.token_hex(SALT_LENGTH // 2))
     return result
 
 

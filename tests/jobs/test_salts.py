@@ -48,3 +48,17 @@ def test_module_entry_point(tmp_path: Path) -> None:
     p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
     assert p.returncode == 0, p.stderr
     assert os.listdir(tmp_path) == ["2024010500_2024010600_2024010700"]
+
+
+def test_initial_and_one_off_modes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    d = tmp_path / "salts"
+    argv = ["rotate", "--salts_path", str(d), "--now", "2024-02-10T05:00"]
+    assert main([*argv, "--initial"]) == 0
+    assert os.listdir(d) == ["1970010100_2024040100_2024052100"]
+    assert main([*argv, "--initial"]) == 1  # not a new directory any more
+    assert "--initial creates the first salt of a new directory" in capsys.readouterr().err
+    fixed = tmp_path / "fixed"
+    one_off = ["rotate", "--salts_path", str(fixed), "--period", "none", "--retention", "none"]
+    assert main([*one_off, "--now", "2024-02-10T05:00"]) == 0
+    assert main([*one_off, "--now", "2030-01-01"]) == 0
+    assert os.listdir(fixed) == ["2024021005__"]

@@ -84,3 +84,43 @@ def test_foreign_file_stops_rotation(tmp_path: Path) -> None:
 def test_rotation_refuses_non_local_paths() -> None:
     with pytest.raises(SaltError, match="local directory"):
         rotate_salts("hdfs://nn/salts", period="3 months", retention="50 days", now=dt(2024, 1, 1))
+
+
+def test_initial_salt_of_a_new_directory_covers_older_data(tmp_path: Path) -> None:
+    d = tmp_path / "new"
+    r = rotate_salts(str(d), period="3 months", retention="50 days", now=dt(2024, 2, 10),
+                     initial=True)  # fmt: skip
+    assert r.created == ["1970010100_2024040100_2024052100"]
+    (salt,) = load_salts(str(d))
+    # A partition from before the directory existed finds it (the delayed pass, a backfill).
+    assert salt.covers(dt(2023, 11, 1), dt(2023, 12, 1))
+    # The daily rotation then sees the current period as covered, and moves on next quarter.
+    again = rotate_salts(str(d), period="3 months", retention="50 days", now=dt(2024, 3, 1))
+    assert again.created == [] and again.kept == r.created
+    later = rotate_salts(str(d), period="3 months", retention="50 days", now=dt(2024, 4, 1))
+    assert later.created == ["2024040100_2024070100_2024082000"]
+    with pytest.raises(SaltError, match=r"--initial .* already holds 2 salt file\(s\)"):
+        rotate_salts(str(d), period="3 months", retention="50 days", now=dt(2024, 4, 2),
+                     initial=True)  # fmt: skip
+
+
+def test_one_off_salt_never_expires_and_is_never_deleted(tmp_path: Path) -> None:
+    r = rotate_salts(str(tmp_path), period="none", retention="50 days", now=dt(2024, 2, 10, 5, 30))
+    assert r.created == ["2024021005__"]
+    (salt,) = load_salts(str(tmp_path))
+    assert salt.covers(dt(2024, 2, 10, 5), dt(2999, 1, 1))
+    # Years later it is still the one salt: nothing created, nothing deleted.
+    r2 = rotate_salts(str(tmp_path), period=None, retention=None, now=dt(2040, 1, 1))
+    assert (r2.created, r2.deleted, r2.kept) == ([], [], ["2024021005__"])
+    initial = rotate_salts(str(tmp_path / "i"), period=None, retention=None, now=dt(2024, 1, 1),
+                           initial=True)  # fmt: skip
+    assert initial.created == ["1970010100__"]
+
+
+def test_without_retention_salts_are_kept_for_ever(tmp_path: Path) -> None:
+    r1 = rotate_salts(str(tmp_path), period="1 days", retention="none", now=dt(2024, 1, 1, 3))
+    assert r1.created == ["2024010100_2024010200_"]
+    r2 = rotate_salts(str(tmp_path), period="1 days", retention=None, now=dt(2025, 1, 1))
+    assert r2.deleted == [] and r2.kept == ["2024010100_2024010200_"]
+    assert r2.created == ["2025010100_2025010200_"]
+    assert [s.name for s in load_salts(str(tmp_path))] == [*r2.kept, *r2.created]
