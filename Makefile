@@ -17,7 +17,7 @@ demo: setup  ## run the end-to-end demo: sample data, embedded broker, backfill 
 test: setup  ## run the whole test suite on local Spark and the embedded broker
 	$(PY) -m pytest
 
-test-fast: setup  ## only the tests that need no Spark
+test-fast: setup  ## the suite without the tests marked slow (end-to-end jobs, fault drills)
 	$(PY) -m pytest -m "not slow"
 
 lint: setup  ## ruff (lint + format check) and mypy on the package

@@ -13,7 +13,3 @@ class InputError(EljobsError, ValueError):
 
 class OutputError(EljobsError):
     """A sink could not write; the message names the target (topic, path, servers)."""
-
-
-class JobFailed(EljobsError):
-    """A job ran but some of its targets failed; the message summarizes which."""

@@ -158,7 +158,7 @@ def get_session(
         if k == "spark.sql.catalogImplementation" and not hive:
             continue
         builder = builder.config(k, v)
-    if (hive and profile != "cluster") or hive:
+    if hive:
         builder = builder.enableHiveSupport()
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("ELJOBS_SPARK_LOG_LEVEL", "WARN"))

@@ -14,7 +14,7 @@ Pure functions, no Spark. All datetimes returned are timezone-aware UTC.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 
@@ -120,14 +120,6 @@ def hours_in_window(
         out.append(h)
         h += timedelta(hours=1)
     return out
-
-
-def iter_hours(start: datetime, end: datetime) -> Iterator[datetime]:
-    """Whole hours from ``start`` (floored) up to, not including, ``end``."""
-    h = floor_hour(start)
-    while h < to_utc(end):
-        yield h
-        h += timedelta(hours=1)
 
 
 _JODA_TOKEN = re.compile(r"'([^']*)'|(y+|M+|d+|H+|m+|s+)|([^'yMdHms]+)")
