@@ -3,7 +3,10 @@
 Modules: :mod:`~eljobs.refine.options` (RefineConfig), :mod:`~eljobs.refine.targets` (discovery),
 :mod:`~eljobs.refine.flags` (done/failed flags), :mod:`~eljobs.refine.reader` (format inference,
 reading), :mod:`~eljobs.refine.schema` (JSON Schema → Spark, schema repositories),
-:mod:`~eljobs.refine.hive` (normalize, merge, conform, DDL, partition write),
+:mod:`~eljobs.refine.evolution` (schema merge, evolution plan), :mod:`~eljobs.refine.frames`
+(partition columns, normalize, conform), :mod:`~eljobs.refine.ddl` (Hive DDL and catalog),
+:mod:`~eljobs.refine.table_writer` (what a table format provides) and
+:mod:`~eljobs.refine.hive_table` (the Hive writer: staging, atomic partition commit),
 :mod:`~eljobs.refine.transforms` (transform functions), :mod:`~eljobs.refine.runner`,
 :mod:`~eljobs.refine.report`, :mod:`~eljobs.refine.monitor`.
 """

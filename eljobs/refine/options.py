@@ -1,9 +1,10 @@
 """The options of ``python -m eljobs refine`` (spec refine §1.1, §1.2) as a typed config.
 
 :class:`RefineConfig` has every option of the Scala ``Refine`` job with the same name, type and
-default, plus two eljobs additions (``eventlogging_schemas_path``, ``report_path``). It is
-subclassed by the RefineSanitize config, so every field has a default and required-ness is
-checked in :meth:`RefineConfig.validate`, which collects every problem at once.
+default, plus eljobs additions (``eventlogging_schemas_path``, ``allow_table_recreate``,
+``report_path``). It is subclassed by the RefineSanitize config, so every field has a default
+and required-ness is checked in :meth:`RefineConfig.validate`, which collects every problem at
+once.
 """
 
 from __future__ import annotations
@@ -171,6 +172,13 @@ class RefineConfig:
         1,
         help="Fail a target when it has at least this many corrupt records; <= 0 disables "
         "(corrupt records are then dropped with a warning).",
+    )
+    allow_table_recreate: bool = option(
+        False,
+        help="eljobs addition: when the Hive metastore refuses to add members to a struct "
+        "column, drop and re-create the external table with the new schema (partitions "
+        "re-registered, no data moved; readers see no table for a moment). Off: the target "
+        "fails with a message naming the table and the column.",
     )
     report_path: str | None = option(
         None,

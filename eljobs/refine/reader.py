@@ -18,8 +18,9 @@ from pyspark.sql.types import StringType, StructField, StructType
 
 from eljobs.columns import quote_name
 from eljobs.errors import InputError
+from eljobs.io.globs import escape_glob, escape_input_paths
 from eljobs.naming import normalize_name
-from eljobs.refine.hive import merge_schemas
+from eljobs.refine.evolution import merge_schemas
 from eljobs.refine.schema import (
     SchemaLoader,
     SchemaLoadError,
@@ -111,7 +112,7 @@ class ReadResult:
 
 def _first_line(spark: Any, fs: HadoopFs, path: str, fmt: str) -> str | None:
     if fmt == "sequence_json":
-        values = spark.sparkContext.sequenceFile(path).values().take(1)
+        values = spark.sparkContext.sequenceFile(escape_input_paths(path)).values().take(1)
         if not values:
             return None
         v = values[0]
@@ -224,11 +225,13 @@ def read_target(
     reader = spark.read.options(**opts)
     if schema is not None and fmt != "text":
         reader = reader.schema(schema)
-    path = target.input_path
+    # Spark and Hadoop expand globs in paths: a dataset directory named with ? * [ ] { } must
+    # read only itself.
+    path = escape_glob(target.input_path)
     if fmt == "json":
         df = reader.json(path)
     elif fmt == "sequence_json":
-        rdd = spark.sparkContext.sequenceFile(path).values()
+        rdd = spark.sparkContext.sequenceFile(escape_input_paths(target.input_path)).values()
         lines = rdd.map(lambda v: v.decode("utf-8") if isinstance(v, bytes | bytearray) else v)
         df = reader.json(lines)
     elif fmt == "text":
@@ -239,7 +242,7 @@ def read_target(
         df = spark.createDataFrame([], schema or StructType([]))
         return ReadResult(df=df, input_format=fmt, read=0, corrupt=0)
     else:
-        raise InputError(f"unsupported input_format {fmt!r} for {path}")
+        raise InputError(f"unsupported input_format {fmt!r} for {target.input_path}")
 
     partitions = max(df.rdd.getNumPartitions(), 1) if df.columns else 1
     check_corrupt = permissive and fmt != "text" and corrupt_col in df.columns

@@ -11,7 +11,7 @@ import importlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -22,7 +22,15 @@ from pyspark.sql import functions as F
 from eljobs.config import effective_config
 from eljobs.refine.context import TransformContext, TransformFn, apply_transforms
 from eljobs.refine.flags import DONE_FLAG, FAILED_FLAG, should_refine
-from eljobs.refine.targets import HadoopFs, RefineTarget, discover_targets
+from eljobs.refine.hive_table import HiveTableWriter
+from eljobs.refine.table_writer import TableWriter
+from eljobs.refine.targets import (
+    HadoopFs,
+    RefineTarget,
+    TableNameCollisionError,
+    discover_targets,
+    table_collisions,
+)
 from eljobs.report import RunReport, default_report_path, format_table
 
 if TYPE_CHECKING:
@@ -132,7 +140,12 @@ def _import_function(name: str) -> TransformFn:
 
 
 def select_targets(
-    fs: HadoopFs, targets: Sequence[RefineTarget], cfg: RefineConfig
+    fs: HadoopFs,
+    targets: Sequence[RefineTarget],
+    *,
+    ignore_failure_flag: bool = False,
+    ignore_done_flag: bool = False,
+    limit: int | None = None,
 ) -> list[RefineTarget]:
     """Targets whose flags say they need refining (§1.5), then the first ``limit``."""
     keep = [
@@ -141,11 +154,11 @@ def select_targets(
         if should_refine(
             t.flag_state(fs),
             t.input_mtime,
-            ignore_failure_flag=cfg.ignore_failure_flag,
-            ignore_done_flag=cfg.ignore_done_flag,
+            ignore_failure_flag=ignore_failure_flag,
+            ignore_done_flag=ignore_done_flag,
         )
     ]
-    return keep[: cfg.limit] if cfg.limit is not None else keep
+    return keep[:limit] if limit is not None else keep
 
 
 def group_by_table(targets: Sequence[RefineTarget]) -> dict[str, list[RefineTarget]]:
@@ -183,23 +196,46 @@ def _conf_options(spark: Any) -> dict[str, str]:
         return {str(k): str(v) for k, v in spark.sparkContext.getConf().getAll()}
 
 
+WriterFactory = Callable[[RefineTarget], TableWriter]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReadSettings:
+    """How a target's input is read (the reading options of ``refine`` and ``refine_dataset``).
+
+    Attributes:
+        merge_with_hive: merge the loaded schema with the table's before reading.
+        reader_options: extra DataFrameReader options.
+        corrupt_threshold: fail a target with at least this many corrupt records (<= 0: never).
+    """
+
+    merge_with_hive: bool = False
+    reader_options: Mapping[str, str] = field(default_factory=dict)
+    corrupt_threshold: int = 1
+
+
 class _Refiner:
     """Refines targets of one run; shared by the table threads (read-only state)."""
 
     def __init__(
         self,
         spark: Any,
-        cfg: RefineConfig,
+        *,
         transforms: Sequence[TransformFn],
         loader: SchemaLoader | None,
+        read: ReadSettings,
+        codec: str,
+        writer_for: WriterFactory,
+        transform_options: Mapping[str, str] | None = None,
     ) -> None:
         self.spark = spark
-        self.cfg = cfg
         self.fs = HadoopFs(spark)
         self.transforms = list(transforms)
         self.loader = loader
-        # The explicit --geocode_database wins over Spark conf keys naming a database.
-        self.options = {**_conf_options(spark), "geocode_ip.database": cfg.geocode_database}
+        self.read_settings = read
+        self.codec = codec
+        self.writer_for = writer_for
+        self.options = {**_conf_options(spark), **(transform_options or {})}
 
     def refine_table(self, targets: Sequence[RefineTarget]) -> list[TargetResult]:
         """Refine one table's targets serially, in order."""
@@ -208,23 +244,16 @@ class _Refiner:
     def refine_one(self, target: RefineTarget) -> TargetResult:
         """Refine one target; any failure is caught, flagged and reported (§1.7).
 
-        The partition is written to a staging directory first. Only when that write succeeded,
+        The partition is staged first (:class:`TableWriter`). Only when that write succeeded,
         the input's account passes the corrupt-record threshold and the table DDL went through
-        is it moved into place, so a failing target leaves its table and old partition as they
-        were (the reference fails corrupt input before any of it too).
+        is it committed, so a failing target leaves its table and old partition as they were
+        (the reference fails corrupt input before any of it too).
         """
-        from eljobs.refine.hive import (
+        from eljobs.refine.evolution import same_columns
+        from eljobs.refine.frames import (
             add_partition_columns,
-            commit_partition,
             conform_to_table,
-            create_or_evolve_table,
             normalize_and_widen,
-            planned_table_schema,
-            same_columns,
-            staging_path,
-            table_exists,
-            table_schema,
-            write_parquet,
         )
         from eljobs.refine.reader import read_target
 
@@ -237,22 +266,19 @@ class _Refiner:
         )
         steps: dict[str, float] = {}
         staged: list[str] = []
-        codec = self.cfg.compression_codec
+        writer = self.writer_for(target)
+        rs = self.read_settings
         try:
-            existing = (
-                table_schema(self.spark, target.database, target.table)
-                if table_exists(self.spark, target.database, target.table)
-                else None
-            )
+            existing = writer.existing_schema()
             read = read_target(
                 self.spark,
                 self.fs,
                 target,
                 loader=self.loader,
                 table_schema=existing,
-                merge_with_hive=self.cfg.merge_with_hive_schema_before_read,
-                reader_options=self.cfg.dataframereader_options,
-                corrupt_threshold=self.cfg.corrupt_record_failure_threshold,
+                merge_with_hive=rs.merge_with_hive,
+                reader_options=dict(rs.reader_options),
+                corrupt_threshold=rs.corrupt_threshold,
             )
             df = add_partition_columns(read.df, target.partition)
             context = TransformContext(
@@ -265,21 +291,20 @@ class _Refiner:
             df = apply_transforms(df, self.transforms, context=context)
             df = normalize_and_widen(df)
             frame_schema = df.schema
-            planned = planned_table_schema(target, frame_schema, existing)
+            planned = writer.planned_schema(frame_schema, existing)
             # Back to the input's partition count without a shuffle (a transform such as
             # deduplicate leaves spark.sql.shuffle.partitions partitions); no-op when fewer.
             df = conform_to_table(df, planned).coalesce(read.partitions)
             written = Observation(f"eljobs_refine_output_{uuid.uuid4().hex}")
             df = df.observe(written, F.count(F.lit(1)).alias("rows"))
             steps["plan"] = time.monotonic() - t0
-            staged.append(staging_path(target))
-            write_parquet(df, staged[-1], codec=codec)
+            staged.append(writer.stage(df, codec=self.codec))
             steps["write"] = time.monotonic() - t0
             try:
                 read.account()
             finally:
                 res.read, res.corrupt = read.read, read.corrupt
-            schema, ddl = create_or_evolve_table(self.spark, target, frame_schema, existing)
+            schema, ddl = writer.evolve(frame_schema, existing)
             for stmt in ddl:
                 log.info("%s: %s", target.quoted_table, stmt)
             rows = int(written.get["rows"])
@@ -291,10 +316,9 @@ class _Refiner:
                     "partition to the table's schema",
                     target.quoted_table,
                 )
-                staged.append(staging_path(target))
-                again = self.spark.read.parquet(staged[-2])
-                write_parquet(conform_to_table(again, schema), staged[-1], codec=codec)
-            commit_partition(self.spark, self.fs, target, staged[-1])
+                again = self.spark.read.parquet(staged[-1])
+                staged.append(writer.stage(conform_to_table(again, schema), codec=self.codec))
+            writer.commit(staged.pop())
             steps["commit"] = time.monotonic() - t0
             target.write_flag(self.fs, DONE_FLAG)
             res.written = rows
@@ -311,7 +335,7 @@ class _Refiner:
                 log.error("cannot write %s for %s: %s", FAILED_FLAG, target, flag_error)
         finally:
             for path in staged:
-                self._remove_staging(path)
+                writer.discard(path)
             res.seconds = round(time.monotonic() - t0, 3)
         log.info(
             "%s %s: read %s, corrupt %s, written %s in %.1fs (cumulative: %s)",
@@ -324,17 +348,6 @@ class _Refiner:
             ", ".join(f"{k} {v:.1f}s" for k, v in steps.items()),
         )
         return res
-
-    def _remove_staging(self, path: str) -> None:
-        """Delete a staging directory (gone already once committed) and its parent when that
-        is left empty."""
-        try:
-            self.fs.delete(path, recursive=True)
-            parent = path.rstrip("/").rsplit("/", 1)[0]
-            if self.fs.exists(parent) and not self.fs.list(parent):
-                self.fs.delete(parent, recursive=False)
-        except Exception as e:  # leftovers are harmless: Hive skips "_" directories
-            log.warning("cannot remove staging directory %s: %s", path, e)
 
 
 def run_refine(
@@ -371,7 +384,13 @@ def run_refine(
     fs = HadoopFs(spark)
     report = RunReport(job=job_name, config=effective_config(cfg))
     discovered = discover_targets(spark, cfg)
-    targets = select_targets(fs, discovered, cfg)
+    targets = select_targets(
+        fs,
+        discovered,
+        ignore_failure_flag=cfg.ignore_failure_flag,
+        ignore_done_flag=cfg.ignore_done_flag,
+        limit=cfg.limit,
+    )
     source = cfg.input_path or f"database {cfg.input_database}"
     log.info("%d targets found in %s, %d need refinement", len(discovered), source, len(targets))
     result = RefineResult(ok=True)
@@ -382,8 +401,30 @@ def run_refine(
                 TargetResult(str(t), t.qualified_table, t.partition_path, "dry_run")
             )
     elif targets:
-        refiner = _Refiner(spark, cfg, transforms, loader)
-        groups = list(group_by_table(targets).values())
+        # Datasets whose names normalize alike would be written into one table, each
+        # overwriting the other's partitions: none of them is refined.
+        collisions = table_collisions(discovered)
+        for t in targets:
+            if t.qualified_table in collisions:
+                result.targets.append(_collision_failure(fs, t, collisions[t.qualified_table]))
+        targets_to_refine = [t for t in targets if t.qualified_table not in collisions]
+        refiner = _Refiner(
+            spark,
+            transforms=transforms,
+            loader=loader,
+            read=ReadSettings(
+                merge_with_hive=cfg.merge_with_hive_schema_before_read,
+                reader_options=cfg.dataframereader_options,
+                corrupt_threshold=cfg.corrupt_record_failure_threshold,
+            ),
+            codec=cfg.compression_codec,
+            # The explicit --geocode_database wins over Spark conf keys naming a database.
+            transform_options={"geocode_ip.database": cfg.geocode_database},
+            writer_for=lambda t: HiveTableWriter(
+                spark, fs, t, allow_recreate=cfg.allow_table_recreate
+            ),
+        )
+        groups = list(group_by_table(targets_to_refine).values())
         with ThreadPoolExecutor(max_workers=max(1, min(cfg.parallelism, len(groups)))) as pool:
             for table_results in pool.map(refiner.refine_table, groups):
                 result.targets.extend(table_results)
@@ -432,6 +473,30 @@ def run_refine(
     result.report_path = str(path)
     print(f"{job_name} run report: {path}")
     return result
+
+
+def _collision_failure(fs: HadoopFs, target: RefineTarget, datasets: Sequence[str]) -> TargetResult:
+    """The failed result of a target whose table other datasets of the run normalize to too;
+    its partition gets the failure flag."""
+    error = TableNameCollisionError(
+        f"the input directories {', '.join(datasets)} all normalize to table "
+        f"{target.quoted_table}: refining them would mix their rows in one table (each "
+        "overwriting the other's partitions), so none of them is refined. Rename or move all "
+        "but one of them, or refine them separately into different output databases"
+    )
+    message = f"Failed refinement of {target}. Original exception: {short_error(error)}"
+    log.error(message)
+    try:
+        target.write_flag(fs, FAILED_FLAG)
+    except Exception as flag_error:
+        log.error("cannot write %s for %s: %s", FAILED_FLAG, target, flag_error)
+    return TargetResult(
+        target=str(target),
+        table=target.qualified_table,
+        partition_path=target.partition_path,
+        status="failed",
+        error=message,
+    )
 
 
 def _rel(r: TargetResult) -> str:

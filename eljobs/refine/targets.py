@@ -34,6 +34,10 @@ class TargetDiscoveryError(ValueError):
     """The search window or the input cannot give targets (e.g. since equal to until)."""
 
 
+class TableNameCollisionError(ValueError):
+    """Several datasets of one run normalize to the same output table."""
+
+
 # --------------------------------------------------------------------------------------------
 # Pure helpers
 
@@ -263,20 +267,13 @@ class HadoopFs:
         if fs.exists(p):
             fs.delete(p, recursive)
 
-    def replace_dir(self, source: str, dest: str) -> None:
-        """Move directory ``source`` to ``dest``, replacing whatever ``dest`` held (parents
-        created). Both must be on one file system, where a rename moves no data.
-
-        Raises:
-            OSError: the file system refused the rename (the message names both paths).
-        """
+    def rename(self, source: str, dest: str) -> bool:
+        """Rename ``source`` to ``dest`` (which must not exist) on one file system, creating
+        ``dest``'s parent; False when the file system refuses."""
         src, dst = self._p(source), self._p(dest)
         fs = self._fs(dst)
-        if fs.exists(dst):
-            fs.delete(dst, True)
         fs.mkdirs(dst.getParent())
-        if not fs.rename(src, dst):
-            raise OSError(f"could not move {source} to {dest}: the file system refused the rename")
+        return bool(fs.rename(src, dst))
 
 
 # --------------------------------------------------------------------------------------------
@@ -296,6 +293,8 @@ class RefineTarget:
         input_mtime: the input directory's modification time (epoch ms) at discovery.
         input_format: forced input format, or None (inferred at read time).
         input_table: DB mode: the input table ``db.table``; None in FS mode.
+        dataset: the dataset the input belongs to (FS mode: its directory under input_path;
+            DB mode: the input table), used to find datasets whose names normalize alike.
     """
 
     input_path: str
@@ -306,6 +305,7 @@ class RefineTarget:
     input_mtime: int | None
     input_format: str | None = None
     input_table: str | None = None
+    dataset: str | None = None
 
     @property
     def qualified_table(self) -> str:
@@ -393,28 +393,43 @@ def _discover_fs(fs: HadoopFs, cfg: RefineConfig) -> list[RefineTarget]:
     datasets = sorted(e.path for e in fs.list(cfg.input_path) if e.is_dir)
     hours = hours_in_window(cfg.since, cfg.until, round_since="ceil")
     out = []
-    for cand in candidate_paths(datasets, hours, cfg.input_path_datetime_format):
-        matched = match_candidate(cand, cfg.input_path_regex, cfg.input_path_regex_capture_groups)
-        if matched is None:
-            continue
-        table, partition = matched
-        if not table_passes(table, cfg.table_include_regex, cfg.table_exclude_regex):
-            continue
-        mtime = fs.mtime(cand)
-        if mtime is None:
-            continue
-        out.append(
-            RefineTarget(
-                input_path=cand,
-                database=cfg.output_database,
-                table=table,
-                table_location=f"{cfg.output_path.rstrip('/')}/{table}",
-                partition=partition,
-                input_mtime=mtime,
-                input_format=cfg.input_format,
+    for dataset in datasets:
+        for cand in candidate_paths([dataset], hours, cfg.input_path_datetime_format):
+            matched = match_candidate(
+                cand, cfg.input_path_regex, cfg.input_path_regex_capture_groups
             )
-        )
+            if matched is None:
+                continue
+            table, partition = matched
+            if not table_passes(table, cfg.table_include_regex, cfg.table_exclude_regex):
+                continue
+            mtime = fs.mtime(cand)
+            if mtime is None:
+                continue
+            out.append(
+                RefineTarget(
+                    input_path=cand,
+                    database=cfg.output_database,
+                    table=table,
+                    table_location=f"{cfg.output_path.rstrip('/')}/{table}",
+                    partition=partition,
+                    input_mtime=mtime,
+                    input_format=cfg.input_format,
+                    dataset=dataset,
+                )
+            )
     return out
+
+
+def table_collisions(targets: Iterable[RefineTarget]) -> dict[str, list[str]]:
+    """Output tables that more than one dataset would be refined into (``eventlogging_Bar'x``
+    and ``eventlogging_Bar;x`` both normalize to ``bar_x``): qualified table → the datasets,
+    sorted. Targets without a dataset are not compared."""
+    by_table: dict[str, set[str]] = {}
+    for t in targets:
+        if t.dataset is not None:
+            by_table.setdefault(t.qualified_table, set()).add(t.dataset)
+    return {table: sorted(ds) for table, ds in by_table.items() if len(ds) > 1}
 
 
 def db_hour_bounds(since: datetime, until: datetime) -> tuple[datetime, datetime]:
@@ -469,6 +484,7 @@ def _discover_db(spark: Any, fs: HadoopFs, cfg: RefineConfig) -> list[RefineTarg
                     input_mtime=fs.mtime(location),
                     input_format="parquet",
                     input_table=f"{cfg.input_database}.{name}",
+                    dataset=f"{cfg.input_database}.{name}",
                 )
             )
     return out

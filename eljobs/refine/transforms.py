@@ -38,7 +38,7 @@ Functions:
 ``parse_timestamp_fields`` (``parseTimestampFields``)
     casts the fields listed in :data:`TIMESTAMP_FIELDS_KEY` to timestamps.
 ``normalize_field_names_and_widen_types`` (``normalizeFieldNamesAndWidenTypes``)
-    the Refine normalize-and-widen step, from :mod:`eljobs.refine.hive`.
+    the Refine normalize-and-widen step, from :mod:`eljobs.refine.frames`.
 ``event_transforms``
     ``remove_canary_events``, ``deduplicate``, ``geocode_ip``, ``parse_user_agent``,
     ``add_is_wmf_domain``, ``add_normalized_host``, in that order.
@@ -626,11 +626,11 @@ def normalize_field_names_and_widen_types(
 ) -> DataFrame:
     """The Refine normalize-and-widen step (spec §1.7 step 4) as a transform function.
 
-    Delegates to ``eljobs.refine.hive.normalize_and_widen`` (owned by the Refine runner), so
+    Delegates to ``eljobs.refine.frames.normalize_and_widen`` (owned by the Refine runner), so
     the transform and the runner's own step are one implementation.
     """
-    hive = importlib.import_module("eljobs.refine.hive")
-    fn: Callable[[DataFrame], DataFrame] = hive.normalize_and_widen
+    frames = importlib.import_module("eljobs.refine.frames")
+    fn: Callable[[DataFrame], DataFrame] = frames.normalize_and_widen
     log.info("Normalizing field names and widening types in %s", _describe(context))
     return fn(df)
 

@@ -1,8 +1,8 @@
-"""Normalize-and-widen, schema merge, conform and table evolution (spec refine §1.7, §1.8)."""
+"""Normalize-and-widen, schema merge, conform and evolution plans (spec refine §1.7, §1.8);
+the catalog side is in test_ddl.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,19 +10,14 @@ from chispa import assert_df_equality
 from pyspark.sql import Row
 from pyspark.sql.types import StructType
 
-from eljobs.refine.hive import (
+from eljobs.refine.ddl import type_ddl
+from eljobs.refine.evolution import merge_schemas, plan_evolution, same_columns
+from eljobs.refine.frames import (
     SchemaMismatchError,
     add_partition_columns,
     conform_to_table,
-    create_or_evolve_table,
-    merge_schemas,
     normalize_and_widen,
-    plan_evolution,
-    planned_table_schema,
-    same_columns,
-    type_ddl,
 )
-from eljobs.refine.targets import RefineTarget
 
 
 def ddl(s: str) -> StructType:
@@ -158,72 +153,6 @@ def test_conform_missing_table_columns_are_typed_nulls(spark: Any):
     df = spark.createDataFrame([(1,)], "year BIGINT")
     out = conform_to_table(df, ddl("s STRUCT<a: STRING>, n BIGINT, year BIGINT"))
     assert out.collect() == [Row(s=None, n=None, year=1)]
-
-
-def test_create_then_evolve_table_with_new_column_and_struct_member(spark: Any, tmp_path: Path):
-    db = "t_refine_hive"
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
-    spark.sql(f"DROP TABLE IF EXISTS {db}.evolving")
-    target = RefineTarget(
-        input_path="file:/in",
-        database=db,
-        table="evolving",
-        table_location=str(tmp_path / "evolving"),
-        partition=(("year", "2024"), ("hour", "3")),
-        input_mtime=1,
-    )
-    first = ddl("event STRUCT<Action: STRING>, dt STRING, year BIGINT, hour BIGINT")
-    planned = planned_table_schema(target, first, None)
-    schema, issued = create_or_evolve_table(spark, target, first)
-    assert issued[0].startswith(f"CREATE EXTERNAL TABLE `{db}`.`evolving`")
-    assert schema == ddl("event STRUCT<Action: STRING>, dt STRING, year BIGINT, hour BIGINT")
-    # Refine writes before any DDL, conformed to the schema it predicts the catalog will have.
-    assert planned == schema
-
-    frame = ddl(
-        "event STRUCT<Action: STRING, newField: BIGINT>, dt STRING, zz STRING, aa BIGINT, "
-        "year BIGINT, hour BIGINT"
-    )
-    planned = planned_table_schema(target, frame, schema)
-    schema, issued = create_or_evolve_table(spark, target, frame)
-    assert planned == schema
-    assert issued[0] == f"ALTER TABLE `{db}`.`evolving` ADD COLUMNS (`aa` BIGINT, `zz` STRING)"
-    assert schema == ddl(
-        "event STRUCT<Action: STRING, newField: BIGINT>, dt STRING, aa BIGINT, zz STRING, "
-        "year BIGINT, hour BIGINT"
-    )
-    # Nothing new: no DDL.
-    assert create_or_evolve_table(spark, target, frame)[1] == []
-
-
-def test_recreate_fallback_keeps_partitions_and_data(spark: Any, tmp_path: Path):
-    # The last resort when a metastore refuses struct changes: drop and re-create the external
-    # table, re-registering its partitions at their locations.
-    from eljobs.refine.hive import _recreate_table, commit_partition, staging_path, write_parquet
-    from eljobs.refine.targets import HadoopFs
-
-    db = "t_refine_hive"
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
-    spark.sql(f"DROP TABLE IF EXISTS {db}.recreated")
-    target = RefineTarget(
-        input_path="file:/in",
-        database=db,
-        table="recreated",
-        table_location=str(tmp_path / "recreated"),
-        partition=(("year", "2024"),),
-        input_mtime=1,
-    )
-    create_or_evolve_table(spark, target, ddl("s STRUCT<a: STRING>, year BIGINT"))
-    df = spark.createDataFrame([(("x",), 2024)], "s STRUCT<a: STRING>, year BIGINT")
-    staged = staging_path(target)
-    write_parquet(df, staged, codec="snappy")
-    commit_partition(spark, HadoopFs(spark), target, staged)
-    assert not Path(staged).exists()
-    _recreate_table(spark, target, ddl("s STRUCT<a: STRING, b: BIGINT>"))
-    spark.catalog.refreshTable(f"{db}.recreated")
-    table = spark.table(f"{db}.recreated")
-    assert table.schema == ddl("s STRUCT<a: STRING, b: BIGINT>, year BIGINT")
-    assert table.collect() == [Row(s=Row(a="x", b=None), year=2024)]
 
 
 def test_same_columns_ignores_top_level_case_and_nullability_only(spark: Any):

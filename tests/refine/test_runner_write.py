@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from eljobs.config import parse_config
-from eljobs.refine import hive
+from eljobs.refine import hive_table
 from eljobs.refine.options import RefineConfig
 from eljobs.refine.runner import run_refine
 
@@ -72,7 +72,7 @@ def test_corrupt_first_hour_creates_no_table_and_leaves_nothing(
     # Only the failure flag is there: no data, no staging directory.
     files = [p.name for p in table_dir.rglob("*") if p.is_file() and not p.name.endswith(".crc")]
     assert files == ["_REFINE_FAILED"]
-    assert not (table_dir / hive.STAGING_DIR).exists()
+    assert not list(table_dir.rglob(f"{hive_table.STAGING_PREFIX}*"))
 
 
 def test_failing_rerun_keeps_the_old_partition(spark: Any, tmp_path: Path, db: str):
@@ -86,23 +86,23 @@ def test_failing_rerun_keeps_the_old_partition(spark: Any, tmp_path: Path, db: s
     assert sorted(r["n"] for r in rows) == [1, 2]
     out_hour = tmp_path / "out" / "staged" / "year=2024/month=1/day=5/hour=3"
     assert (out_hour / "_REFINE_FAILED").is_file()
-    assert sorted(p.name for p in out_hour.glob("*.parquet"))  # the old files, still there
-    assert not (tmp_path / "out" / "staged" / hive.STAGING_DIR).exists()
+    assert sorted(p.name for p in out_hour.glob("data-*/*.parquet"))  # the old files, still there
+    assert not list((tmp_path / "out" / "staged").rglob(f"{hive_table.STAGING_PREFIX}*"))
 
 
 def test_catalog_columns_other_than_planned_are_conformed_again(
     spark: Any, tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch, caplog: Any
 ):
     _write_hour(tmp_path, [_event(1), _event(2)])
-    real = hive.planned_table_schema
+    real = hive_table.HiveTableWriter.planned_schema
 
-    def wrong_guess(target: Any, frame_schema: Any, existing: Any) -> Any:
+    def wrong_guess(self: Any, frame_schema: Any, existing: Any) -> Any:
         from pyspark.sql.types import StructType
 
-        planned = real(target, frame_schema, existing)
+        planned = real(self, frame_schema, existing)
         return StructType([f for f in planned.fields if f.name != "wiki"])
 
-    monkeypatch.setattr(hive, "planned_table_schema", wrong_guess)
+    monkeypatch.setattr(hive_table.HiveTableWriter, "planned_schema", wrong_guess)
     with caplog.at_level(logging.WARNING, logger="eljobs.refine.runner"):
         result = run_refine(spark, _cfg(tmp_path, db))
     assert [(t.status, t.written) for t in result.targets] == [("refined", 2)]
@@ -110,7 +110,7 @@ def test_catalog_columns_other_than_planned_are_conformed_again(
     rows = spark.table(f"{db}.staged").select("n", "wiki").collect()
     # The guess lacked "wiki": the rewrite fills the catalog's column as NULL, never fails.
     assert sorted((r["n"], r["wiki"]) for r in rows) == [(1, None), (2, None)]
-    assert not (tmp_path / "out" / "staged" / hive.STAGING_DIR).exists()
+    assert not list((tmp_path / "out" / "staged").rglob(f"{hive_table.STAGING_PREFIX}*"))
 
 
 def test_corrupt_lines_under_the_threshold_are_accounted_not_lost(
@@ -129,3 +129,38 @@ def test_corrupt_lines_under_the_threshold_are_accounted_not_lost(
     report = json.loads((tmp_path / "report.json").read_text())
     assert (report["rows"][0]["read"], report["rows"][0]["corrupt"]) == (5, 2)
     assert report["rows"][0]["written"] == 3
+
+
+def test_names_that_collide_fail_every_target_and_glob_characters_read_only_their_dir(
+    spark: Any, tmp_path: Path, db: str
+):
+    # Bar'x and Bar;x both normalize to bar_x: neither is refined. The other names hold glob
+    # characters that, unescaped, would read a neighbour's files (Q? also matches Qx, S[x]
+    # matches Sx, A{b,c} matches Ab and Ac but not itself).
+    counts = {"Bar'x": 13, "Bar;x": 14, "Q?": 1, "Qx": 2, "S[x]": 3, "Sx": 4, "A{b,c}": 5, "Ab": 6}
+    for name, n in counts.items():
+        d = tmp_path / "raw" / f"eventlogging_{name}" / HOUR
+        d.mkdir(parents=True)
+        lines = [json.dumps({"schema": name, "n": i}) for i in range(n)]
+        (d / "part-00000.json").write_text("\n".join(lines) + "\n")
+    result = run_refine(spark, _cfg(tmp_path, db))
+    assert not result.ok
+    by_table: dict[str, list[Any]] = {}
+    for t in result.targets:
+        by_table.setdefault(t.table, []).append(t)
+    collided = by_table.pop(f"{db}.bar_x")
+    assert [t.status for t in collided] == ["failed", "failed"]
+    for t in collided:
+        assert "TableNameCollisionError" in (t.error or "")
+        assert "eventlogging_Bar'x" in (t.error or "") and "eventlogging_Bar;x" in (t.error or "")
+    assert not spark.catalog.tableExists(f"{db}.bar_x")
+    out_hour = tmp_path / "out" / "bar_x" / "year=2024/month=1/day=5/hour=3"
+    assert (out_hour / "_REFINE_FAILED").is_file()
+    assert "--table_include_regex=bar_x " in (result.failure_report or "")
+
+    expected = {"q_": 1, "qx": 2, "s_x_": 3, "sx": 4, "a_b_c_": 5, "ab": 6}
+    assert {t.split(".")[1]: r[0].status for t, r in by_table.items()} == dict.fromkeys(
+        expected, "refined"
+    )
+    for table, n in expected.items():
+        assert spark.table(f"{db}.{table}").count() == n, table

@@ -19,6 +19,7 @@ from eljobs.refine.targets import (
     partition_path,
     partition_spec,
     partition_values,
+    table_collisions,
     table_passes,
 )
 from eljobs.timewindow import hours_in_window
@@ -139,3 +140,29 @@ def test_db_mode_window_errors():
         db_hour_bounds(a, a.replace(minute=50))
     with pytest.raises(TargetDiscoveryError, match="must be before until"):
         db_hour_bounds(a, datetime(2024, 1, 5, 1, tzinfo=UTC))
+
+
+def _target(table: str, dataset: str | None, hour: str = "3") -> RefineTarget:
+    return RefineTarget(
+        input_path=f"{dataset}/hour={hour}",
+        database="event",
+        table=table,
+        table_location=f"/out/{table}",
+        partition=(("hour", hour),),
+        input_mtime=1,
+        dataset=dataset,
+    )
+
+
+def test_table_collisions_name_every_dataset_of_a_shared_table():
+    targets = [
+        _target("bar_x", "/raw/eventlogging_Bar;x"),
+        _target("bar_x", "/raw/eventlogging_Bar'x"),
+        _target("bar_x", "/raw/eventlogging_Bar'x", hour="4"),
+        _target("test", "/raw/eventlogging_Test"),
+        _target("test", "/raw/eventlogging_Test", hour="4"),
+        _target("nodataset", None),
+    ]
+    assert table_collisions(targets) == {
+        "event.bar_x": ["/raw/eventlogging_Bar'x", "/raw/eventlogging_Bar;x"]
+    }
