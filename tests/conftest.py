@@ -56,3 +56,14 @@ def broker() -> Iterator[object]:
 
     with ApacheKafkaBroker() as b:
         yield b
+
+
+@pytest.fixture(scope="session")
+def hadoop_cluster() -> Iterator[object]:
+    """One Hadoop mini cluster (HDFS + YARN, ``eljobs.testing.hadoop``) for the whole run.
+
+    Started only when a test asks for it: about 50 s and 400 MB (docs/operations.md)."""
+    from eljobs.testing.hadoop import MiniHadoopCluster
+
+    with MiniHadoopCluster() as cluster:
+        yield cluster

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import getpass
 import hashlib
 import json
 import os
@@ -78,6 +79,11 @@ appender.err.layout.pattern = %d{HH:mm:ss.SSS} %p %c{1}: %m%n
 
 class HadoopClusterError(RuntimeError):
     """The mini cluster could not be found, started or reached."""
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None
 
 
 def _java() -> str:
@@ -217,12 +223,34 @@ class MiniHadoopCluster:
         """``HOST:PORT`` of the NameNode's HTTP server (WebHDFS)."""
         return self._ready_value("dfs.namenode.http-address")
 
-    def _webhdfs(self, path: str, op: str) -> bytes:
+    def _webhdfs(
+        self, path: str, op: str, *, method: str = "GET", data: bytes | None = None
+    ) -> bytes:
         if not path.startswith("/"):
             raise ValueError(f"expected an absolute HDFS path, found {path!r}")
-        url = f"http://{self.webhdfs_address}/webhdfs/v1{urllib.parse.quote(path)}?op={op}"
+        user = urllib.parse.quote(getpass.getuser())
+        url = (
+            f"http://{self.webhdfs_address}/webhdfs/v1{urllib.parse.quote(path)}"
+            f"?op={op}&user.name={user}"
+        )
+        if op == "CREATE":
+            url += "&overwrite=true"
         try:
-            with urllib.request.urlopen(url, timeout=60) as answer:
+            request = urllib.request.Request(url, method=method)
+            if op == "CREATE":
+                # The NameNode answers with a redirect to the DataNode that takes the bytes;
+                # urllib follows redirects for GET only.
+                opener = urllib.request.build_opener(_NoRedirect)
+                try:
+                    opener.open(request, timeout=60)
+                    raise HadoopClusterError(f"WebHDFS CREATE {path}: no redirect to a DataNode")
+                except urllib.error.HTTPError as e:
+                    if e.code != 307:
+                        raise
+                    request = urllib.request.Request(
+                        e.headers["Location"], data=data or b"", method="PUT"
+                    )
+            with urllib.request.urlopen(request, timeout=60) as answer:
                 return bytes(answer.read())
         except urllib.error.HTTPError as e:
             if e.code == 404:
@@ -242,6 +270,21 @@ class MiniHadoopCluster:
     def read_bytes(self, path: str) -> bytes:
         """The content of an HDFS file (WebHDFS ``OPEN``, redirected to the DataNode)."""
         return self._webhdfs(path, "OPEN")
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Create (or replace) an HDFS file with ``data``; parent folders are created."""
+        self._webhdfs(path, "CREATE", method="PUT", data=data)
+
+    def put(self, local: str | Path, path: str) -> None:
+        """Copy a local file, or a folder with everything under it, to ``path`` on HDFS."""
+        src = Path(local)
+        if src.is_dir():
+            for f in sorted(p for p in src.rglob("*") if p.is_file()):
+                self.write_bytes(
+                    f"{path.rstrip('/')}/{f.relative_to(src).as_posix()}", f.read_bytes()
+                )
+        else:
+            self.write_bytes(path, src.read_bytes())
 
     def env(self) -> dict[str, str]:
         """Environment settings that point Hadoop clients and Spark at this cluster."""

@@ -150,3 +150,22 @@ def test_cli_start_prints_the_contract_lines_and_stop_ends_the_cluster(tmp_path:
         # Never leave a detached JVM behind on a shared machine, whatever failed above.
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, 9)
+
+
+def test_put_copies_a_folder_to_hdfs_byte_for_byte(
+    hadoop_cluster: MiniHadoopCluster, tmp_path: Path
+) -> None:
+    src = tmp_path / "tree"
+    (src / "a" / "b").mkdir(parents=True)
+    (src / "top.txt").write_text("top\n")
+    (src / "a" / "b" / "deep.bin").write_bytes(bytes(range(256)) * 3)
+    hadoop_cluster.put(src, "/eljobs-test/put")
+    assert {e["pathSuffix"] for e in hadoop_cluster.list_status("/eljobs-test/put")} == {
+        "a",
+        "top.txt",
+    }
+    assert hadoop_cluster.read_bytes("/eljobs-test/put/a/b/deep.bin") == bytes(range(256)) * 3
+    hadoop_cluster.write_bytes("/eljobs-test/put/top.txt", b"replaced")
+    assert hadoop_cluster.read_bytes("/eljobs-test/put/top.txt") == b"replaced"
+    with pytest.raises(FileNotFoundError, match="/eljobs-test/put/none"):
+        hadoop_cluster.list_status("/eljobs-test/put/none")
