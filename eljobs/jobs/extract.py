@@ -19,7 +19,9 @@ again are replaced, others kept):
 
 The job prints messages read per topic and hour (read = written + rejected) and writes the same
 account as a JSON report (``--report_path``; default ``<DIR>/_extract_report.json`` for a local
-output, else under the work folder).
+output, else under the work folder). With ``--plot`` it also draws the messages read per hour
+and topic (every hour of the window, empty ones as zero) as a PNG next to the report
+(:mod:`eljobs.plot`), so a gap shows at a glance.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from eljobs.config import effective_config, option
 from eljobs.io.kafka_source import plan_ranges, read_window
 from eljobs.jobs.base import job_main
 from eljobs.report import RunReport, default_report_path, format_table
-from eljobs.timewindow import ceil_hour, floor_hour, isoformat_z, utcnow
+from eljobs.timewindow import ceil_hour, floor_hour, hours_in_window, isoformat_z, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,11 @@ class Config:
         default_doc="<output>/_extract_report.json",
         help="Where to write the JSON run report.",
     )
+    plot: bool = option(
+        False,
+        help="Also draw messages read per hour and topic as a PNG next to the JSON report "
+        "(same name, .png); needs matplotlib.",
+    )
 
     def validate(self) -> list[str]:
         """Every problem with the options."""
@@ -103,6 +110,11 @@ class Config:
             problems.append(f"--kafka_timeout: expected seconds > 0, found {self.kafka_timeout}")
         if not self.output.strip():
             problems.append("--output: expected file:///DIR")
+        if self.plot:
+            try:
+                import matplotlib  # noqa: F401
+            except ImportError:
+                problems.append("--plot: expected matplotlib to be installed, found it missing")
         return problems
 
 
@@ -116,6 +128,7 @@ class ExtractResult:
     until: datetime
     rows: list[dict[str, Any]] = field(default_factory=list)
     report_path: Path | None = None
+    plot_path: Path | None = None
 
     @property
     def read(self) -> int:
@@ -277,7 +290,19 @@ def run(spark: Any, cfg: Config) -> ExtractResult:
     )
     written_report = report.finish(ok).write(path)
     print(f"report: {written_report}")
-    return ExtractResult(ok, reader, since, until, rows, written_report)
+    plot_path = None
+    if cfg.plot:
+        from eljobs.plot import events_per_hour_png
+
+        png = events_per_hour_png(
+            {"messages": rows},
+            hours=[isoformat_z(h) for h in hours_in_window(since, until)],
+            title=f"extract {isoformat_z(since)} .. {isoformat_z(until)}: messages per hour",
+        )
+        plot_path = written_report.with_suffix(".png")
+        plot_path.write_bytes(png)
+        print(f"plot: {plot_path}")
+    return ExtractResult(ok, reader, since, until, rows, written_report, plot_path)
 
 
 def main(argv: list[str] | None = None) -> int:
