@@ -422,7 +422,7 @@ def run_demo(
         "find the gap (extract)",
         f"What do the eventlogging_* topics of {bootstrap} hold for {window}? (kafkacat's job)",
     )
-    from eljobs.io.kafka_source import KafkaSourceError
+    from eljobs.io.kafka.window import KafkaSourceError
 
     try:
         result.gap = timed(

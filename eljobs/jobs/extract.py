@@ -3,7 +3,7 @@
 Replaces the ``kafkacat -C -t TOPIC -p P -o OFFSET -c N`` step used to check what a topic holds
 for a window. The window is ``[ceil(since), floor(until))`` in whole hours, as in the other jobs;
 in each partition it runs from the first message whose timestamp is in the window to the first
-one at or after its end (Kafka's by-timestamp offsets; see :mod:`eljobs.io.kafka_source`).
+one at or after its end (Kafka's by-timestamp offsets; see :mod:`eljobs.io.kafka.source`).
 Partitions are read in parallel, one Spark partition per topic-partition.
 
 Output ``--output file:///DIR`` as ``DIR/topic=<topic>/part-*`` text files (topics extracted
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from eljobs.config import effective_config, option
-from eljobs.io.kafka_source import plan_ranges, read_window
+from eljobs.io.kafka.source import plan_ranges, read_window
 from eljobs.jobs.base import job_main
 from eljobs.report import RunReport, default_report_path, format_table
 from eljobs.timewindow import ceil_hour, floor_hour, hours_in_window, isoformat_z, utcnow

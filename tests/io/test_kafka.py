@@ -115,7 +115,7 @@ def test_auto_chooses_spark_when_the_set_up_put_the_connector_on_the_classpath(
 def test_without_the_connector_auto_falls_back_to_python_and_spark_is_refused(
     spark: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import eljobs.io.kafka as kafka
+    import eljobs.io.kafka.chooser as kafka
 
     # A JVM without the jar cannot be had in this process (one JVM per session): stand in for
     # the class look-up only.

@@ -1,0 +1,84 @@
+"""Driver-side cluster questions: which topics exist, creating the missing ones."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+
+from eljobs.io.kafka.errors import KafkaSinkError, KafkaUnreachableError
+from eljobs.io.kafka.options import admin_config
+
+
+def existing_topics(
+    bootstrap_servers: str, options: Mapping[str, str], timeout_s: float
+) -> set[str]:
+    """Topic names the cluster knows (a metadata request for all topics, which never creates
+    any, unlike asking about one topic on brokers that auto-create).
+
+    Raises:
+        KafkaUnreachableError: no broker answered within ``timeout_s``.
+    """
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient(admin_config(bootstrap_servers, options))
+    try:
+        md = admin.list_topics(timeout=timeout_s)
+    except Exception as e:
+        raise KafkaUnreachableError(
+            f"Kafka brokers {bootstrap_servers} did not answer a metadata request within "
+            f"{timeout_s:g}s ({e}); nothing was produced",
+            bootstrap_servers=bootstrap_servers,
+        ) from None
+    return set(md.topics)
+
+
+def create_kafka_topics(
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    *,
+    partitions: int,
+    options: Mapping[str, str],
+    timeout_s: float,
+) -> None:
+    """Create ``topics`` with ``partitions`` partitions (broker-default replication) and wait
+    until metadata shows them. A topic created meanwhile by someone else is fine.
+
+    Raises:
+        KafkaSinkError: a topic could not be created (named, with the broker's answer).
+    """
+    from confluent_kafka import KafkaError
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient(admin_config(bootstrap_servers, options))
+    futures = admin.create_topics(
+        [NewTopic(t, num_partitions=partitions, replication_factor=-1) for t in topics],
+        request_timeout=timeout_s,
+    )
+    failed = []
+    for t, fut in futures.items():
+        try:
+            fut.result(timeout=timeout_s)
+        except Exception as e:
+            err = e.args[0] if e.args else None
+            if getattr(err, "code", lambda: None)() == KafkaError.TOPIC_ALREADY_EXISTS:
+                continue
+            failed.append(f"{t}: {e}")
+    if failed:
+        raise KafkaSinkError(
+            f"could not create topics on {bootstrap_servers}: " + "; ".join(failed),
+            bootstrap_servers=bootstrap_servers,
+            topics=topics,
+        )
+    deadline = time.monotonic() + timeout_s
+    while True:
+        missing = set(topics) - existing_topics(bootstrap_servers, options, timeout_s)
+        if not missing:
+            return
+        if time.monotonic() > deadline:
+            raise KafkaSinkError(
+                f"topics {sorted(missing)} were created on {bootstrap_servers} but did not "
+                f"appear in metadata within {timeout_s:g}s",
+                bootstrap_servers=bootstrap_servers,
+                topics=sorted(missing),
+            )
+        time.sleep(0.1)

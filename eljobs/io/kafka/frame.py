@@ -1,0 +1,79 @@
+"""Spark's Kafka-sink DataFrame contract: check a frame, keep its columns, count rows per topic."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from eljobs.io.kafka.errors import KafkaContractError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+
+def prepare_frame(df: DataFrame, topic: str | None = None) -> DataFrame:
+    """Check ``df`` against Spark's Kafka-sink contract and keep only its columns, in the order
+    ``topic, key, value, partition, headers`` (those present).
+
+    Args:
+        df: the rows to write.
+        topic: the ``topic`` option: every row goes to it (overrides a ``topic`` column).
+
+    Raises:
+        KafkaContractError: a column is missing or has the wrong type (named with both types).
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    problems = []
+
+    def want(name: str, ok: bool, expected: str) -> None:
+        if name in fields and not ok:
+            problems.append(
+                f"column {name!r}: expected {expected}, found {fields[name].simpleString()}"
+            )
+
+    if topic is None and "topic" not in fields:
+        problems.append("column 'topic' (string) is missing and no topic option was given")
+    if "value" not in fields:
+        problems.append("column 'value' (string or binary) is missing")
+    if topic is None:
+        want("topic", isinstance(fields.get("topic"), T.StringType), "string")
+    want("value", isinstance(fields.get("value"), T.StringType | T.BinaryType), "string or binary")
+    want("key", isinstance(fields.get("key"), T.StringType | T.BinaryType), "string or binary")
+    want("partition", isinstance(fields.get("partition"), T.IntegerType), "int")
+    h = fields.get("headers")
+    headers_ok = (
+        isinstance(h, T.ArrayType)
+        and isinstance(h.elementType, T.StructType)
+        and [(f.name, type(f.dataType)) for f in h.elementType.fields]
+        == [("key", T.StringType), ("value", T.BinaryType)]
+    )
+    want("headers", headers_ok, "array<struct<key:string,value:binary>>")
+    if problems:
+        raise KafkaContractError(
+            "DataFrame does not follow the Kafka sink contract: " + "; ".join(problems)
+        )
+    cols = []
+    for name in ("topic", "key", "value", "partition", "headers"):
+        if name == "topic" and topic is not None:
+            cols.append(F.lit(topic).alias("topic"))
+        elif name in fields:
+            cols.append(F.col(name))
+    return df.select(*cols)
+
+
+def rows_per_topic(df: DataFrame) -> dict[str, int]:
+    """Rows routed to each topic (one Spark action).
+
+    Raises:
+        KafkaContractError: some rows have a null topic.
+    """
+    counts: dict[str, int] = {}
+    for r in df.groupBy("topic").count().collect():
+        if r["topic"] is None:
+            raise KafkaContractError(
+                f"{r['count']} rows have a null topic; every row needs a topic (column or option)"
+            )
+        counts[r["topic"]] = int(r["count"])
+    return counts

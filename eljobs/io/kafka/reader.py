@@ -1,0 +1,163 @@
+"""eljobs' Kafka window reader: a Spark 4 Python Data Source (``format("eljobs_kafka_source")``)
+whose tasks run in Spark's Python workers, one consumer per planned partition range (see
+:mod:`eljobs.io.kafka.source` for the planning and the window rule)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from eljobs.io.kafka.options import consumer_config
+from eljobs.io.kafka.window import SCHEMA, SOURCE_NAME, KafkaSourceError, PartitionRange
+
+try:
+    from pyspark.sql.datasource import DataSource, DataSourceReader, InputPartition
+except ImportError:  # pragma: no cover - a cluster brings its own pyspark
+    DataSource = object  # type: ignore[assignment,misc]
+    DataSourceReader = object  # type: ignore[assignment,misc]
+    InputPartition = object  # type: ignore[assignment,misc]
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql.types import StructType
+
+BATCH_ROWS = 10_000
+
+
+class RangePartition(InputPartition):
+    """One Spark partition: one :class:`PartitionRange`."""
+
+    def __init__(self, rng: PartitionRange) -> None:
+        super().__init__(asdict(rng))
+        self.rng = rng
+
+
+class KafkaSource(DataSource):
+    """``format("eljobs_kafka_source")``: options ``bootstrap_servers``, ``ranges`` (JSON list of
+    :class:`PartitionRange`), ``timeout_s`` and ``kafka.*`` consumer settings."""
+
+    @classmethod
+    def name(cls) -> str:
+        """The format name."""
+        return SOURCE_NAME
+
+    def schema(self) -> str:
+        """Spark's Kafka source schema."""
+        return SCHEMA
+
+    def reader(self, schema: StructType) -> KafkaRangeReader:
+        """A reader over the planned ranges."""
+        return KafkaRangeReader(dict(self.options))
+
+
+class KafkaRangeReader(DataSourceReader):
+    """Reads each planned range with its own consumer, in Arrow batches."""
+
+    def __init__(self, options: Mapping[str, str]) -> None:
+        opts = {str(k): str(v) for k, v in options.items()}
+        self.bootstrap_servers = opts["bootstrap_servers"]
+        self.ranges = [PartitionRange(**r) for r in json.loads(opts.get("ranges", "[]"))]
+        self.timeout_s = float(opts.get("timeout_s", "30"))
+        kafka_opts = {k: v for k, v in opts.items() if k.lower().startswith("kafka.")}
+        self.conf = consumer_config(self.bootstrap_servers, kafka_opts)
+
+    def partitions(self) -> Sequence[InputPartition]:
+        """One Spark partition per topic-partition range."""
+        return [RangePartition(r) for r in self.ranges]
+
+    def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
+        """The window's messages of one topic-partition."""
+        rng = partition.rng if isinstance(partition, RangePartition) else None
+        if rng is None:
+            rng = PartitionRange(**partition.value)
+        return read_range(rng, self.conf, self.timeout_s)
+
+
+def _batch(cols: dict[str, list[Any]]) -> pa.RecordBatch:
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_arrays(
+        [
+            pa.array(cols["key"], pa.binary()),
+            pa.array(cols["value"], pa.binary()),
+            pa.array(cols["topic"], pa.string()),
+            pa.array(cols["partition"], pa.int32()),
+            pa.array(cols["offset"], pa.int64()),
+            pa.array([t * 1000 for t in cols["timestamp"]], pa.timestamp("us", tz="UTC")),
+            pa.array(cols["timestampType"], pa.int32()),
+        ],
+        names=["key", "value", "topic", "partition", "offset", "timestamp", "timestampType"],
+    )
+
+
+def read_range(
+    rng: PartitionRange, conf: Mapping[str, Any], timeout_s: float
+) -> Iterator[pa.RecordBatch]:
+    """Yield Arrow batches of the messages of ``rng`` (see the module docstring for the
+    window rule).
+
+    Raises:
+        KafkaSourceError: no progress (no message, no end of partition) for ``timeout_s``, or
+            a consumer error; the message names the servers, topic, partition and offset.
+    """
+    import time
+
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+    servers = conf.get("bootstrap.servers", "?")
+    where = f"{rng.topic}[{rng.partition}]"
+    consumer = Consumer(dict(conf))
+    try:
+        consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start_offset)])
+        started = False
+        done = False
+        position = rng.start_offset
+        cols: dict[str, list[Any]] = {
+            k: [] for k in ("key", "value", "topic", "partition", "offset", "timestamp")
+        }
+        cols["timestampType"] = []
+        last_progress = time.monotonic()
+        while not done:
+            msgs = consumer.consume(BATCH_ROWS, timeout=0.5)
+            if not msgs:
+                if time.monotonic() - last_progress > timeout_s:
+                    raise KafkaSourceError(
+                        f"reading {where} from {servers}: nothing received for {timeout_s:g}s "
+                        f"at offset {position} (broker down, or the partition is gone)"
+                    )
+                continue
+            last_progress = time.monotonic()
+            for m in msgs:
+                err = m.error()
+                if err is not None:
+                    if err.code() == KafkaError._PARTITION_EOF:
+                        done = True
+                        break
+                    if err.retriable():
+                        continue
+                    raise KafkaSourceError(f"reading {where} from {servers} at {position}: {err}")
+                ts_type, ts = m.timestamp()
+                if not started:
+                    if ts < rng.since_ms:
+                        continue
+                    started = True
+                if ts >= rng.until_ms:
+                    done = True
+                    break
+                position = int(m.offset() or 0)
+                cols["key"].append(m.key())
+                cols["value"].append(m.value())
+                cols["offset"].append(position)
+                cols["timestamp"].append(ts)
+                cols["timestampType"].append(ts_type - 1 if ts_type > 0 else -1)
+            n = len(cols["offset"])
+            if n >= BATCH_ROWS or (done and n):
+                cols["topic"] = [rng.topic] * n
+                cols["partition"] = [rng.partition] * n
+                yield _batch(cols)
+                for v in cols.values():
+                    v.clear()
+    finally:
+        consumer.close()

@@ -1,0 +1,43 @@
+"""A time window of Kafka topics: the per-partition ranges both readers share, and its errors.
+
+Window semantics are Kafka's (the same as Spark's by-timestamp offsets): in each partition,
+from the first message whose timestamp is ``>= since`` up to, not including, the first message
+whose timestamp is ``>= until``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from eljobs.errors import InputError
+
+SOURCE_NAME = "eljobs_kafka_source"
+SCHEMA = (
+    "key binary, value binary, topic string, partition int, offset bigint, "
+    "timestamp timestamp, timestampType int"
+)
+
+
+class KafkaSourceError(InputError):
+    """Topics or partitions cannot be read; the message names servers, topics and partitions."""
+
+
+@dataclass(frozen=True)
+class PartitionRange:
+    """One topic-partition to read: from ``start_offset`` (a lower bound of the window's first
+    offset), keeping messages from the first with timestamp ``>= since_ms`` up to the first
+    with timestamp ``>= until_ms`` or the end of the partition."""
+
+    topic: str
+    partition: int
+    start_offset: int
+    since_ms: int
+    until_ms: int
+
+
+def to_ms(dt: datetime) -> int:
+    """Milliseconds since the epoch (aware or UTC-naive datetime)."""
+    from eljobs.timewindow import to_utc
+
+    return int(to_utc(dt).timestamp() * 1000)
