@@ -32,6 +32,7 @@ from eljobs.refine.targets import (
     table_collisions,
 )
 from eljobs.report import RunReport, default_report_path, format_table
+from eljobs.secrets import redact
 
 if TYPE_CHECKING:
     from eljobs.refine.options import RefineConfig
@@ -171,8 +172,6 @@ def group_by_table(targets: Sequence[RefineTarget]) -> dict[str, list[RefineTarg
 
 def short_error(e: BaseException) -> str:
     """An exception as one readable message (a Java stack trace reduced to its message)."""
-    from eljobs.sanitize.hashing import redact
-
     java = getattr(e, "java_exception", None)
     if java is not None:
         try:

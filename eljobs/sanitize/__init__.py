@@ -10,7 +10,7 @@ Public API (contracts.md):
   ``context.partition``).
 
 This is the privacy boundary: salts and unhashed values never appear in logs, errors or reports.
-Errors raised while the sanitized frame is built are redacted (:func:`hashing.redact`).
+Errors raised while the sanitized frame is built are redacted (:func:`eljobs.secrets.redact`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 
 from eljobs.naming import normalize_name
 from eljobs.sanitize.allowlist import Allowlist, AllowlistError, load_allowlist
-from eljobs.sanitize.hashing import redact
 from eljobs.sanitize.mask import apply_table_mask, compile_table_mask
 from eljobs.sanitize.salts import (
     PartitionWindowError,
@@ -32,6 +31,7 @@ from eljobs.sanitize.salts import (
     partition_window,
     select_salt,
 )
+from eljobs.secrets import redact
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

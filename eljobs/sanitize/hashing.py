@@ -16,24 +16,22 @@ are printed in analysis errors (which end up in failure reports and emails), in 
 and by ``explain()``, so the sanitizer never puts the keys into a plan as literals: they come
 from a one-row frame (:func:`key_frame`, RDD data, which plans do not print) cross-joined by
 broadcast. :func:`hmac_sha256_hex` (literals) exists for notebooks. As a second line,
-:func:`redact` (applied to every error the sanitizer raises) and a filter on PySpark's query
-context loggers replace every known form of a registered salt, and any long binary literal,
-by ``*****``.
+:func:`register_secret` hands every form of a salt to :mod:`eljobs.secrets`, whose
+:func:`~eljobs.secrets.redact` (applied to every error the sanitizer raises) and filter on
+PySpark's query context loggers replace them, and any long binary literal, by ``*****``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import re
-import threading
 from typing import TYPE_CHECKING, Any
+
+from eljobs import secrets
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
 
 BLOCK_SIZE = 64
-REDACTED = "*****"
 
 
 def padded_keys(salt: str) -> tuple[bytes, bytes]:
@@ -95,11 +93,7 @@ def hmac_sha256_hex_py(salt: str, value: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Redaction
-
-_lock = threading.Lock()
-_secrets: set[str] = set()
-_pattern: re.Pattern[str] | None = None
+# The salt's forms, for the redaction in eljobs.secrets
 
 
 def secret_forms(salt: str) -> list[str]:
@@ -117,58 +111,6 @@ def secret_forms(salt: str) -> list[str]:
 
 
 def register_secret(salt: str) -> None:
-    """Remember ``salt`` so that :func:`redact` and the log filter hide it."""
-    global _pattern
-    with _lock:
-        if salt in _secrets:
-            return
-        _secrets.add(salt)
-        forms: list[str] = []
-        for s in _secrets:
-            forms.extend(secret_forms(s))
-        forms.sort(key=len, reverse=True)
-        _pattern = re.compile("|".join(re.escape(f) for f in forms)) if forms else None
-    _install_log_filter()
-
-
-def redact(text: str) -> str:
-    """``text`` with every registered salt form and every long binary literal replaced."""
-    pat = _pattern
-    if pat is not None:
-        text = pat.sub(REDACTED, text)
-    # Binary literals as Spark prints them (0x..., X'...'): never useful in a message here.
-    text = re.sub(r"0x[0-9A-Fa-f]{16,}", "0x" + REDACTED, text)
-    return re.sub(r"X'[0-9A-Fa-f]{16,}'", "X'" + REDACTED + "'", text)
-
-
-class _RedactingFilter(logging.Filter):
-    """Drops secrets from records of the loggers PySpark uses to log failing query plans."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            text = record.getMessage()
-        except Exception:
-            text = str(record.msg)
-        exc = ""
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = str(record.exc_info[1])
-        if redact(text + exc) != text + exc:
-            record.msg = redact(text)
-            record.args = ()
-            record.exc_info = None
-            record.exc_text = None
-        return True
-
-
-_filter = _RedactingFilter()
-_QUERY_CONTEXT_LOGGERS = ("DataFrameQueryContextLogger", "SQLQueryContextLogger")
-
-
-def _install_log_filter() -> None:
-    # These loggers must be created as PySparkLogger (their callers pass extra keywords).
-    from pyspark.logger import PySparkLogger
-
-    for name in _QUERY_CONTEXT_LOGGERS:
-        lg: Any = PySparkLogger.getLogger(name)
-        if _filter not in lg.filters:
-            lg.addFilter(_filter)
+    """Register ``salt`` and its padded keys with :func:`eljobs.secrets.register`, so that
+    :func:`eljobs.secrets.redact` and the log filter hide them."""
+    secrets.register(secret_forms(salt))

@@ -12,9 +12,9 @@ from eljobs.sanitize.hashing import (
     hmac_sha256_hex,
     hmac_sha256_hex_py,
     padded_keys,
-    redact,
     register_secret,
 )
+from eljobs.secrets import redact
 
 VECTOR = "3BF2B893B2A0F57586E7CF73AF0690F061FAA9546F2C385AD93174BB9A81468C"
 
