@@ -31,6 +31,8 @@ __all__ = [
     "event_platform_documents",
     "eventlogging_schema_from_event_platform",
     "eventlogging_schema_name",
+    "legacy_event_schema",
+    "parse_schema_document",
     "revision_for_version",
 ]
 
@@ -155,12 +157,24 @@ def _schema_files(root: Path) -> Iterator[tuple[tuple[str, int], Path]]:
 def _read_document(file: Path) -> Mapping[str, Any]:
     try:
         text = file.read_text(encoding="utf-8")
-        doc = json.loads(text) if file.suffix == ".json" else _yaml_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
+    except OSError as exc:
         raise SchemaRepositoryError(f"cannot read schema file {file}: {exc}") from exc
+    return parse_schema_document(text, str(file))
+
+
+def parse_schema_document(text: str, where: str) -> dict[str, Any]:
+    """The schema document in ``text``: JSON when ``where`` (the file or URI it came from)
+    ends in ``.json``, else YAML (safe loader). Every schema reader of eljobs parses with it.
+
+    :raises SchemaRepositoryError: it does not parse, or is not an object (names ``where``).
+    """
+    try:
+        doc = json.loads(text) if where.endswith(".json") else _yaml_load(text)
+    except (ValueError, yaml.YAMLError) as exc:
+        raise SchemaRepositoryError(f"cannot read schema file {where}: {exc}") from exc
     if not isinstance(doc, dict):
         raise SchemaRepositoryError(
-            f"schema file {file} must hold an object, found {type(doc).__name__}"
+            f"schema file {where} must hold an object, found {type(doc).__name__}"
         )
     return doc
 
@@ -211,14 +225,32 @@ def eventlogging_schema_from_event_platform(doc: Mapping[str, Any]) -> dict[str,
     the object itself); numeric ``exclusiveMinimum/Maximum`` become ``minimum/maximum`` with the
     draft-3 flag; ``$schema``, ``$id`` and ``examples`` are dropped.
     """
-    try:
-        event = doc["properties"]["event"]
-    except (KeyError, TypeError) as exc:
+    event = legacy_event_schema(doc)
+    if event is None:
         raise SchemaRepositoryError(
-            "an Event Platform legacy schema must have properties.event; "
-            f"found top-level keys {sorted(doc) if isinstance(doc, Mapping) else type(doc)}"
-        ) from exc
+            "an Event Platform legacy schema must have properties.event beside "
+            "properties.$schema or properties.meta; found top-level keys "
+            f"{sorted(doc) if isinstance(doc, Mapping) else type(doc)}"
+        )
     return _to_draft3(copy.deepcopy(event))
+
+
+def legacy_event_schema(doc: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The EventLogging event schema inside an Event Platform legacy schema, as it is (not
+    converted); None when ``doc`` is not one (then it is taken to be an EventLogging schema).
+
+    A legacy schema wraps the original event schema in ``properties.event`` beside the new
+    capsule, which always has ``properties.$schema`` or ``properties.meta``; requiring one of
+    them keeps an EventLogging schema that happens to have an ``event`` field from being
+    unwrapped. The one rule for both jobs (the backfill's converter, Refine's capsule loader).
+    """
+    props = doc.get("properties") if isinstance(doc, Mapping) else None
+    if not isinstance(props, Mapping):
+        return None
+    event = props.get("event")
+    if isinstance(event, Mapping) and ("$schema" in props or "meta" in props):
+        return event
+    return None
 
 
 def eventlogging_schema_name(doc: Mapping[str, Any]) -> str:

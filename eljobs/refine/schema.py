@@ -41,7 +41,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pyspark.sql.types import (
     ArrayType,
     BooleanType,
@@ -52,6 +51,12 @@ from pyspark.sql.types import (
     StringType,
     StructField,
     StructType,
+)
+
+from eljobs.eventlogging.schemas import (
+    SchemaRepositoryError,
+    legacy_event_schema,
+    parse_schema_document,
 )
 
 log = logging.getLogger(__name__)
@@ -143,13 +148,11 @@ def _local(uri: str) -> Path:
 
 
 def _parse_doc(text: str, where: str) -> dict[str, Any]:
+    # The one schema parser of eljobs, with Refine's error class.
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as e:
-        raise SchemaLoadError(f"cannot parse schema {where}: {e}") from e
-    if not isinstance(doc, dict):
-        raise SchemaLoadError(f"expected a JSON Schema object in {where}, found {type(doc)}")
-    return doc
+        return parse_schema_document(text, where)
+    except SchemaRepositoryError as e:
+        raise SchemaLoadError(str(e)) from e
 
 
 def _http_get(url: str) -> str | None:
@@ -360,16 +363,10 @@ class EventLoggingSchemaLoader:
                 f"{self.root}/{name}/<revision>.json|yaml)"
             )
         doc = _parse_doc(f.read_text(encoding="utf-8"), str(f))
-        props = doc.get("properties")
         # An Event Platform copy of a migrated legacy schema: the EventLogging schema is its
         # `event` property (the rest is the new capsule).
-        if (
-            isinstance(props, Mapping)
-            and isinstance(props.get("event"), Mapping)
-            and ("$schema" in props or "meta" in props)
-        ):
-            return dict(props["event"])
-        return doc
+        event = legacy_event_schema(doc)
+        return dict(event) if event is not None else doc
 
     def schema_for_name(self, name: str) -> StructType:
         """Capsule schema for EventLogging schema ``name``."""

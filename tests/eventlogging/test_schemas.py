@@ -119,9 +119,8 @@ def test_conversion_drops_later_draft_keywords(schemas_dir: Path) -> None:
 
 
 def test_conversion_of_numeric_exclusive_bounds() -> None:
-    doc = {
-        "properties": {"event": {"properties": {"n": {"type": "number", "exclusiveMinimum": 0}}}}
-    }
+    event = {"properties": {"n": {"type": "number", "exclusiveMinimum": 0}}}
+    doc = {"properties": {"$schema": {"type": "string"}, "event": event}}
     n = eventlogging_schema_from_event_platform(doc)["properties"]["n"]
     assert n == {"type": "number", "minimum": 0, "exclusiveMinimum": True}
     with pytest.raises(SchemaRepositoryError, match=r"properties\.event"):
@@ -141,3 +140,13 @@ def test_schema_name(schemas_dir: Path) -> None:
     doc = yaml.safe_load((schemas_dir / "navigationtiming" / "1.7.0.yaml").read_text())
     assert eventlogging_schema_name(doc) == "NavigationTiming"
     assert eventlogging_schema_name({"title": "analytics/legacy/foo"}) == "foo"
+
+
+def test_only_a_legacy_schema_is_unwrapped() -> None:
+    from eljobs.eventlogging.schemas import legacy_event_schema
+
+    event = {"properties": {"action": {"type": "string"}}}
+    assert legacy_event_schema({"properties": {"meta": {}, "event": event}}) is event
+    # An EventLogging schema with a field named `event` is a schema, not a wrapper.
+    assert legacy_event_schema({"properties": {"event": event}}) is None
+    assert legacy_event_schema({"type": "object"}) is None
