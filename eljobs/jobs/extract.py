@@ -281,6 +281,9 @@ def run(spark: Any, cfg: Config) -> ExtractResult:
             "window": {"since": isoformat_z(since), "until": isoformat_z(until)},
             "reader": reader,
             "partitions": len(ranges),
+            # Exact plans read only these offsets (see eljobs.io.kafka.source).
+            "plan": "offsets" if ranges and all(r.exact for r in ranges) else "by timestamp",
+            "planned_offsets": sum(r.offsets for r in ranges),
             "output": out,
         }
     )

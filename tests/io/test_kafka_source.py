@@ -42,14 +42,23 @@ def test_consumer_config_tunes_fetching_and_takes_user_settings() -> None:
     assert conf["fetch.wait.max.ms"] == "5"
 
 
-def test_spark_source_options_read_the_same_window_by_timestamp() -> None:
-    ranges = [PartitionRange("t", 0, 0, 1000, 2000), PartitionRange("t", 1, 5, 1000, 2000)]
+def test_spark_source_options_read_the_planned_offsets() -> None:
+    ranges = [PartitionRange("t", 0, 0, 1000, 2000, 7), PartitionRange("t", 1, 5, 1000, 2000, 9)]
     opts = spark_source_options(ranges, bootstrap_servers="b:1", options={"kafka.x.y": "1"})
     assert opts["kafka.bootstrap.servers"] == "b:1"
     assert json.loads(opts["assign"]) == {"t": [0, 1]}
+    assert json.loads(opts["startingOffsets"]) == {"t": {"0": 0, "1": 5}}
+    assert json.loads(opts["endingOffsets"]) == {"t": {"0": 7, "1": 9}}
+    assert opts["kafka.isolation.level"] == "read_committed"
+    assert not any("ByTimestamp" in k for k in opts)
+    assert opts["kafka.x.y"] == "1"
+
+
+def test_spark_source_options_fall_back_to_timestamps_for_work_around_ranges() -> None:
+    ranges = [PartitionRange("t", 0, 0, 1000, 2000), PartitionRange("t", 1, 5, 1000, 2000)]
+    opts = spark_source_options(ranges, bootstrap_servers="b:1", options={})
     assert json.loads(opts["startingOffsetsByTimestamp"]) == {"t": {"0": 1000, "1": 1000}}
     assert json.loads(opts["endingOffsetsByTimestamp"]) == {"t": {"0": 2000, "1": 2000}}
-    assert opts["kafka.x.y"] == "1"
 
 
 def test_plan_fails_in_bounded_time_when_no_broker_answers() -> None:
@@ -102,3 +111,91 @@ def test_reader_keeps_the_window_per_partition(spark: Any, broker: Broker, reade
     assert got == sorted((part, f"{part}:{m}") for part in (0, 1) for m in range(0, 60, 10))
     assert all(r["topic"] == topic and r["timestampType"] == 0 for r in rows)
     assert {r["offset"] for r in rows if r["partition"] == 0} == {3, 4, 5, 6, 7, 8}
+
+
+@pytest.fixture(scope="module")
+def three_hours(broker: Broker) -> dict[str, Any]:
+    """A 2-partition topic holding three hours of messages with explicit timestamps (every
+    30 s, alternating partitions): 120 per hour."""
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    topic = f"hours_{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+    for f in admin.create_topics([NewTopic(topic, 2, 1)]).values():
+        f.result()
+    base = datetime(2024, 4, 1, 9, tzinfo=UTC)
+    p = Producer({"bootstrap.servers": broker.bootstrap_servers})
+    by_hour: dict[int, list[str]] = {0: [], 1: [], 2: []}
+    for i in range(3 * 120):
+        dt = base + timedelta(seconds=30 * i)
+        value = f"{i}@{dt:%H:%M:%S}"
+        p.produce(topic, value.encode(), partition=i % 2, timestamp=int(dt.timestamp() * 1000))
+        by_hour[i // 120].append(value)
+    assert p.flush(10) == 0
+    return {"topic": topic, "base": base, "by_hour": by_hour}
+
+
+def test_a_one_hour_window_of_three_is_planned_as_exact_offset_ranges(
+    broker: Broker, three_hours: dict[str, Any]
+) -> None:
+    from eljobs.io.kafka.options import consumer_config
+    from eljobs.io.kafka.reader import read_range
+
+    base = three_hours["base"]
+    ranges = plan_ranges(
+        bootstrap_servers=broker.bootstrap_servers,
+        topics=[three_hours["topic"]],
+        since=base + timedelta(hours=1),
+        until=base + timedelta(hours=2),
+    )
+    # Apache Kafka answers offsets by time: the plan is the middle hour's offsets, 60 per
+    # partition (offsets 60..119 of each), not the topic's 180.
+    assert all(r.exact for r in ranges)
+    assert sorted((r.partition, r.start_offset, r.end_offset) for r in ranges) == [
+        (0, 60, 120),
+        (1, 60, 120),
+    ]
+    # The executors' read of each range takes from the consumer exactly its messages.
+    conf = consumer_config(broker.bootstrap_servers, {})
+    values: list[str] = []
+    fetched = 0
+    for r in ranges:
+        stats: dict[str, int] = {}
+        for batch in read_range(r, conf, 30.0, stats):
+            values.extend(v.decode() for v in batch.column("value").to_pylist())
+        assert stats["fetched"] == 60, (r, stats)
+        fetched += stats["fetched"]
+    assert sorted(values) == sorted(three_hours["by_hour"][1])
+    assert fetched == len(three_hours["by_hour"][1]) == 120
+
+
+@pytest.mark.parametrize("reader", ["spark", "python"])
+def test_both_readers_read_exactly_the_planned_hour(
+    spark: Any, broker: Broker, three_hours: dict[str, Any], reader: str
+) -> None:
+    base = three_hours["base"]
+    ranges = plan_ranges(
+        bootstrap_servers=broker.bootstrap_servers,
+        topics=[three_hours["topic"]],
+        since=base + timedelta(hours=1),
+        until=base + timedelta(hours=2),
+    )
+    df, used = read_window(spark, ranges, bootstrap_servers=broker.bootstrap_servers, reader=reader)
+    assert used == reader
+    got = sorted(r["value"].decode() for r in df.select("value").collect())
+    assert got == sorted(three_hours["by_hour"][1])
+
+
+def test_an_exact_range_past_the_partition_end_fails_instead_of_returning_part(
+    broker: Broker, three_hours: dict[str, Any]
+) -> None:
+    """What a broker that came back without some messages looks like to the reader: the
+    partition ends (offset 180) before the planned end."""
+    from eljobs.io.kafka.options import consumer_config
+    from eljobs.io.kafka.reader import read_range
+
+    rng = PartitionRange(three_hours["topic"], 0, 170, 0, 2**50, 200)
+    conf = consumer_config(broker.bootstrap_servers, {})
+    with pytest.raises(KafkaSourceError, match=r"ends at offset 180, before the planned end 200"):
+        list(read_range(rng, conf, 30.0))

@@ -190,6 +190,9 @@ def consumer_config(bootstrap_servers: str, options: Mapping[str, str]) -> dict[
         "enable.auto.offset.store": "false",
         "enable.partition.eof": "true",
         "auto.offset.reset": "earliest",
+        # Only committed messages (librdkafka's default, said here because the Java client's
+        # is read_uncommitted): an aborted transaction of the Python sink stays invisible.
+        "isolation.level": "read_committed",
         # Bulk reading: bigger fetches, a short broker-side wait, a deep local queue.
         "fetch.wait.max.ms": "50",
         "fetch.min.bytes": "1",

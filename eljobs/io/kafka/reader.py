@@ -93,14 +93,23 @@ def _batch(cols: dict[str, list[Any]]) -> pa.RecordBatch:
 
 
 def read_range(
-    rng: PartitionRange, conf: Mapping[str, Any], timeout_s: float
+    rng: PartitionRange,
+    conf: Mapping[str, Any],
+    timeout_s: float,
+    stats: dict[str, int] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Yield Arrow batches of the messages of ``rng`` (see the module docstring for the
-    window rule).
+    """Yield Arrow batches of the messages of ``rng`` (see :class:`PartitionRange` for exact
+    and work-around ranges).
+
+    Args:
+        stats: if given, ``stats["fetched"]`` counts the messages taken from the consumer
+            (kept or not): what reading the range cost.
 
     Raises:
-        KafkaSourceError: no progress (no message, no end of partition) for ``timeout_s``, or
-            a consumer error; the message names the servers, topic, partition and offset.
+        KafkaSourceError: no progress (no message, no end of partition) for ``timeout_s``; a
+            consumer error; or, for an exact range, the partition ended before the planned end
+            offset (a broker that lost messages, or came back without them). The message names
+            the servers, topic, partition and offsets.
     """
     import time
 
@@ -108,24 +117,31 @@ def read_range(
 
     servers = conf.get("bootstrap.servers", "?")
     where = f"{rng.topic}[{rng.partition}]"
+    exact = rng.exact
+    if stats is not None:
+        stats.setdefault("fetched", 0)
     consumer = Consumer(dict(conf))
     try:
         consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start_offset)])
-        started = False
+        started = exact  # an exact range starts at the window's first message
         done = False
-        position = rng.start_offset
+        position = rng.start_offset  # the next offset wanted
         cols: dict[str, list[Any]] = {
             k: [] for k in ("key", "value", "topic", "partition", "offset", "timestamp")
         }
         cols["timestampType"] = []
         last_progress = time.monotonic()
         while not done:
-            msgs = consumer.consume(BATCH_ROWS, timeout=0.5)
+            # An exact range never takes more from the consumer than it still needs.
+            want = min(BATCH_ROWS, rng.end_offset - position) if exact else BATCH_ROWS
+            msgs = consumer.consume(max(1, want), timeout=0.5)
             if not msgs:
                 if time.monotonic() - last_progress > timeout_s:
                     raise KafkaSourceError(
                         f"reading {where} from {servers}: nothing received for {timeout_s:g}s "
-                        f"at offset {position} (broker down, or the partition is gone)"
+                        f"at offset {position}"
+                        + (f" of the planned end {rng.end_offset}" if exact else "")
+                        + " (broker down, or the partition is gone)"
                     )
                 continue
             last_progress = time.monotonic()
@@ -133,25 +149,41 @@ def read_range(
                 err = m.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:
+                        end = int(m.offset() or 0)
+                        if exact and end < rng.end_offset:
+                            raise KafkaSourceError(
+                                f"reading {where} from {servers}: the partition ends at offset "
+                                f"{end}, before the planned end {rng.end_offset} (messages "
+                                "lost on the broker?); the window is incomplete"
+                            )
                         done = True
                         break
                     if err.retriable():
                         continue
                     raise KafkaSourceError(f"reading {where} from {servers} at {position}: {err}")
-                ts_type, ts = m.timestamp()
-                if not started:
-                    if ts < rng.since_ms:
-                        continue
-                    started = True
-                if ts >= rng.until_ms:
+                if stats is not None:
+                    stats["fetched"] += 1
+                offset = int(m.offset() or 0)
+                if exact and offset >= rng.end_offset:
                     done = True
                     break
-                position = int(m.offset() or 0)
+                ts_type, ts = m.timestamp()
+                if not exact:
+                    if not started:
+                        if ts < rng.since_ms:
+                            continue
+                        started = True
+                    if ts >= rng.until_ms:
+                        done = True
+                        break
+                position = offset + 1
                 cols["key"].append(m.key())
                 cols["value"].append(m.value())
-                cols["offset"].append(position)
+                cols["offset"].append(offset)
                 cols["timestamp"].append(ts)
                 cols["timestampType"].append(ts_type - 1 if ts_type > 0 else -1)
+            if exact and position >= rng.end_offset:
+                done = True
             n = len(cols["offset"])
             if n >= BATCH_ROWS or (done and n):
                 cols["topic"] = [rng.topic] * n

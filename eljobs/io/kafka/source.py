@@ -13,17 +13,24 @@ Window semantics are Kafka's (the same as Spark's by-timestamp offsets): in each
 from the first message whose timestamp is ``>= since`` up to, not including, the first message
 whose timestamp is ``>= until`` (or the end of the partition).
 
-The reader never trusts the broker's end offsets. Tansu (the embedded test broker) answers
-"latest offset" wrongly and ignores the timestamp in ``offsets_for_times`` (it answers the
-earliest offset), so the reader treats the planned start as a lower bound, skips messages
-before ``since``, and reads until a message at or after ``until`` or the end of the partition
-(librdkafka's partition-EOF event, which follows the fetch's high watermark). On a real broker
-the planned start is exact and nothing is skipped.
+On a broker that answers offset look-ups correctly (Apache Kafka), the plan is exact: per
+partition, ``[offsets_for_times(since), offsets_for_times(until))``, the end being the
+partition's end offset (the last stable offset, as the readers read committed messages only)
+when no message is at or after ``until``. Both readers read only those offsets (Spark's source
+with ``startingOffsets``/``endingOffsets``), and a partition that ends before its planned end
+fails the read instead of returning part of the window.
+
+A broker that ignores the timestamp of ``offsets_for_times`` (Tansu answers the earliest offset
+and a wrong end offset) is detected while planning: asked for the offset of a time after every
+message, Kafka answers "none" (-1), such a broker a real offset. Only then the plan falls back to
+a work-around: the start is a lower bound, the reader skips messages before ``since`` and reads
+until a message at or after ``until`` or the end of the partition.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import weakref
 from collections.abc import Mapping, Sequence
@@ -45,6 +52,8 @@ from eljobs.io.kafka.window import (
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+
+log = logging.getLogger(__name__)
 
 
 def resolve_topics(
@@ -104,47 +113,108 @@ def plan_ranges(
         ]
         if not wanted:
             return []
-        try:
-            found = consumer.offsets_for_times(wanted, timeout=timeout_s)
-        except Exception as e:
-            raise KafkaSourceError(
-                f"offsets for {since.isoformat()} of {', '.join(chosen)} from "
-                f"{bootstrap_servers}: {e}"
-            ) from None
-        ranges = []
-        for tp in found:
-            if tp.error is not None:
+
+        def by_time(ms: int, what: str) -> dict[tuple[str, int], int]:
+            asked = [TopicPartition(tp.topic, tp.partition, ms) for tp in wanted]
+            try:
+                found = consumer.offsets_for_times(asked, timeout=timeout_s)
+            except Exception as e:
                 raise KafkaSourceError(
-                    f"offset by time of {tp.topic}[{tp.partition}] on {bootstrap_servers}: "
-                    f"{tp.error}"
-                )
-            if tp.offset < 0:
+                    f"offsets for {what} of {', '.join(chosen)} from {bootstrap_servers}: {e}"
+                ) from None
+            out = {}
+            for tp in found:
+                if tp.error is not None:
+                    raise KafkaSourceError(
+                        f"offset for {what} of {tp.topic}[{tp.partition}] on "
+                        f"{bootstrap_servers}: {tp.error}"
+                    )
+                out[(tp.topic, tp.partition)] = int(tp.offset)
+            return out
+
+        starts = by_time(since_ms, since.isoformat())
+        # A time after every message: Kafka answers -1 everywhere; a broker that ignores the
+        # timestamp answers an offset, and then no answer by time can be trusted.
+        probe = by_time(_FAR_FUTURE_MS, "a time after every message")
+        ignores_time = [f"{t}[{p}]" for (t, p), off in probe.items() if off >= 0]
+        if ignores_time:
+            log.warning(
+                "brokers %s answer an offset for a time after every message (%s): they ignore "
+                "timestamps in offset look-ups, so the window is found by reading each "
+                "partition from the answered offset and skipping by timestamp",
+                bootstrap_servers,
+                ", ".join(ignores_time[:5]),
+            )
+            return [
+                PartitionRange(t, p, off, since_ms, until_ms)
+                for (t, p), off in starts.items()
+                if off >= 0
+            ]
+        ends = by_time(until_ms, until.isoformat())
+        ranges = []
+        for (t, p), start in sorted(starts.items()):
+            if start < 0:
                 # No message at or after `since` in this partition: nothing in the window.
                 continue
-            ranges.append(PartitionRange(tp.topic, tp.partition, tp.offset, since_ms, until_ms))
+            end = ends[(t, p)]
+            if end < 0:
+                # Nothing at or after `until` yet: the window runs to the partition's end.
+                end = _end_offset(consumer, t, p, bootstrap_servers, timeout_s)
+            if end < start:
+                raise KafkaSourceError(
+                    f"{t}[{p}] on {bootstrap_servers}: the window's first offset {start} is "
+                    f"after its end offset {end}; expected start <= end"
+                )
+            if end > start:
+                ranges.append(PartitionRange(t, p, start, since_ms, until_ms, end))
         return ranges
     finally:
         consumer.close()
 
 
+# 9999-12-31: after every message's timestamp (see plan_ranges).
+_FAR_FUTURE_MS = 253_402_214_400_000
+
+
+def _end_offset(consumer: Any, topic: str, partition: int, servers: str, timeout_s: float) -> int:
+    """The partition's end offset for this consumer (its last stable offset when it reads
+    committed messages only)."""
+    from confluent_kafka import TopicPartition
+
+    try:
+        _, high = consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), timeout=timeout_s, cached=False
+        )
+    except Exception as e:
+        raise KafkaSourceError(f"end offset of {topic}[{partition}] on {servers}: {e}") from None
+    return int(high)
+
+
 def spark_source_options(
     ranges: Sequence[PartitionRange], *, bootstrap_servers: str, options: Mapping[str, str]
 ) -> dict[str, str]:
-    """Options for Spark's own ``format("kafka")`` batch source reading the same window."""
+    """Options for Spark's own ``format("kafka")`` batch source reading the same window: the
+    planned offsets when the plan is exact, else Spark's by-timestamp offsets."""
     client, _ = split_options(options)
+    exact = all(r.exact for r in ranges)
     starting: dict[str, dict[str, int]] = {}
     ending: dict[str, dict[str, int]] = {}
     for r in ranges:
-        starting.setdefault(r.topic, {})[str(r.partition)] = r.since_ms
-        ending.setdefault(r.topic, {})[str(r.partition)] = r.until_ms
+        starting.setdefault(r.topic, {})[str(r.partition)] = r.start_offset if exact else r.since_ms
+        ending.setdefault(r.topic, {})[str(r.partition)] = r.end_offset if exact else r.until_ms
+    suffix = "" if exact else "ByTimestamp"
     opts = {
         "kafka.bootstrap.servers": bootstrap_servers,
         "assign": json.dumps({t: sorted(int(p) for p in ps) for t, ps in starting.items()}),
-        "startingOffsetsByTimestamp": json.dumps(starting, sort_keys=True),
-        "endingOffsetsByTimestamp": json.dumps(ending, sort_keys=True),
-        "startingOffsetsByTimestampStrategy": "latest",
+        f"startingOffsets{suffix}": json.dumps(starting, sort_keys=True),
+        f"endingOffsets{suffix}": json.dumps(ending, sort_keys=True),
         "failOnDataLoss": "true",
+        # The same committed-only view as the Python reader (the Java client's default is
+        # read_uncommitted).
+        "kafka.isolation.level": "read_committed",
     }
+    if not exact:
+        opts["startingOffsetsByTimestampStrategy"] = "latest"
     opts.update({f"kafka.{k}": v for k, v in client.items() if k != "bootstrap.servers"})
     return opts
 

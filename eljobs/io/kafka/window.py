@@ -25,15 +25,32 @@ class KafkaSourceError(InputError):
 
 @dataclass(frozen=True)
 class PartitionRange:
-    """One topic-partition to read: from ``start_offset`` (a lower bound of the window's first
-    offset), keeping messages from the first with timestamp ``>= since_ms`` up to the first
-    with timestamp ``>= until_ms`` or the end of the partition."""
+    """One topic-partition to read.
+
+    Exact (``end_offset >= 0``, planned on a broker whose offsets can be trusted): the offsets
+    ``[start_offset, end_offset)``, nothing more is fetched or filtered.
+
+    Work-around (``end_offset == -1``, a broker that ignores timestamps in offset look-ups):
+    ``start_offset`` is only a lower bound; keep messages from the first with timestamp
+    ``>= since_ms`` up to the first with timestamp ``>= until_ms`` or the end of the partition.
+    """
 
     topic: str
     partition: int
     start_offset: int
     since_ms: int
     until_ms: int
+    end_offset: int = -1
+
+    @property
+    def exact(self) -> bool:
+        """Whether the range is a planned offset range (see the class docstring)."""
+        return self.end_offset >= 0
+
+    @property
+    def offsets(self) -> int:
+        """Offsets in an exact range (messages, plus any transaction markers), else 0."""
+        return max(0, self.end_offset - self.start_offset) if self.exact else 0
 
 
 def to_ms(dt: datetime) -> int:
