@@ -155,14 +155,17 @@ def ncsa_to_unix(text: Any) -> int:
 # --------------------------------------------------------------------------- uuid
 
 _NAMESPACE_URL = bytes.fromhex("6ba7b8119dad11d180b400c04fd430c8")
+_URL_SHA1 = hashlib.sha1(_NAMESPACE_URL)
+# The variant nibble (hex digit 16) keeps its two low bits under the bits 10.
+_VARIANT = {f"{n:x}": f"{(n & 0x3) | 0x8:x}" for n in range(16)}
 
 
 def uuid5_hex(name: str) -> str:
     """UUID version 5 in the URL namespace, as 32 lowercase hex digits."""
-    digest = bytearray(hashlib.sha1(_NAMESPACE_URL + name.encode("utf-8")).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50
-    digest[8] = (digest[8] & 0x3F) | 0x80
-    return digest.hex()
+    h = _URL_SHA1.copy()  # the namespace's 16 bytes are hashed once
+    h.update(name.encode("utf-8"))
+    hx = h.hexdigest()
+    return f"{hx[:12]}5{hx[13:16]}{_VARIANT[hx[16]]}{hx[17:32]}"
 
 
 def capsule_uuid(capsule: dict[str, Any], *, clock: Callable[[], float] = time.time) -> str:

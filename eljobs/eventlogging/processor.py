@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import pyarrow as pa
 
+from eljobs.eventlogging import jsoncodec
 from eljobs.eventlogging.logformat import LogParser, capsule_uuid
 from eljobs.eventlogging.schemas import SchemaRepository
 from eljobs.eventlogging.validation import CompiledSchema
@@ -96,37 +97,13 @@ OUTPUT_SPARK_DDL = ", ".join(
 """The same columns as a Spark DDL fragment (``kind string, ..., revision bigint, ...``)."""
 
 
-_ENCODE = json.JSONEncoder(sort_keys=True).encode
+_ENCODE = jsoncodec.dumps
 
 
 def serialize(obj: Any) -> str:
-    """The reference writers' JSON: keys sorted recursively, ``", "``/``": "``, ASCII only."""
+    """The reference writers' JSON: keys sorted recursively, ``", "``/``": "``, ASCII only
+    (byte-identical to ``json.dumps(obj, sort_keys=True)``, see :mod:`.jsoncodec`)."""
     return _ENCODE(obj)
-
-
-# The userAgent object is one cached dict per distinct agent: its JSON is kept next to it (the
-# entry holds the dict, so its id cannot be reused while cached) and spliced into the capsule's.
-_UA_JSON: dict[int, tuple[dict[str, Any], str]] = {}
-_UA_PLACEHOLDER = "\x00eljobs-userAgent\x00"
-_UA_PLACEHOLDER_JSON = _ENCODE(_UA_PLACEHOLDER)
-
-
-def serialize_capsule(capsule: dict[str, Any]) -> str:
-    """:func:`serialize` for a capsule, faster when its ``userAgent`` is a shared parsed object."""
-    ua = capsule.get("userAgent")
-    if type(ua) is not dict:
-        return _ENCODE(capsule)
-    entry = _UA_JSON.get(id(ua))
-    if entry is None:
-        if len(_UA_JSON) >= 50_000:
-            _UA_JSON.clear()
-        entry = _UA_JSON[id(ua)] = (ua, _ENCODE(ua))
-    copy = dict(capsule)
-    copy["userAgent"] = _UA_PLACEHOLDER
-    text = _ENCODE(copy)
-    if text.count(_UA_PLACEHOLDER_JSON) != 1:  # the client's data holds the placeholder too
-        return _ENCODE(capsule)
-    return text.replace(_UA_PLACEHOLDER_JSON, entry[1])
 
 
 def render_topic(template: str | None, capsule: dict[str, Any]) -> str | None:
@@ -135,7 +112,7 @@ def render_topic(template: str | None, capsule: dict[str, Any]) -> str | None:
     if not template:
         topic = capsule.get("topic")
         return topic if topic is None or isinstance(topic, str) else str(topic)
-    return template.format(**capsule)
+    return template.format_map(capsule)  # as format(**capsule), without copying the capsule
 
 
 def _message(exc: BaseException) -> str:
@@ -316,7 +293,7 @@ class Processor:
         if "dt" not in capsule and "timestamp" not in capsule:
             # The reference computes the uuid again here, from the then current time.
             capsule["uuid"] = capsule_uuid(capsule, clock=self.clock)
-        value = serialize_capsule(capsule)
+        value = _ENCODE(capsule)
         try:
             topic = render_topic(self.topic_template, capsule)
         except (KeyError, IndexError, AttributeError, TypeError, ValueError):
