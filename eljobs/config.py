@@ -168,9 +168,19 @@ def load_properties_files(paths: Iterable[str]) -> dict[str, str]:
 
 
 def _read_text(path: str) -> str:
-    if path.startswith("file://"):
-        path = path[len("file://") :]
-    return Path(path).read_text(encoding="utf-8")
+    # Options are read before any Spark session exists, so this is plain Python on the local
+    # disk of the launching machine (bin/ wrappers pass conf/*.properties of the checkout): a
+    # bare path is local here whatever fs.defaultFS says, file:// is accepted, and any other
+    # file system is refused with a message rather than looked up on the local disk.
+    from eljobs.io.fs import LOCAL_DEFAULT_FS, local_path
+
+    local = local_path(path, default=LOCAL_DEFAULT_FS)
+    if local is None:
+        raise OSError(
+            "expected a local file (a path or file://): options files are read before Spark "
+            "starts, so other file systems are not reachable"
+        )
+    return Path(local).read_text(encoding="utf-8")
 
 
 # --------------------------------------------------------------------------------------------

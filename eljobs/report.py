@@ -14,7 +14,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from eljobs.io.fs import FileSystem
 
 
 def format_table(
@@ -86,21 +89,32 @@ class RunReport:
             **self.extra,
         }
 
-    def write(self, path: str | Path) -> Path:
-        """Write the report as indented JSON; returns the path written."""
-        p = Path(str(path).removeprefix("file://"))
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str) + "\n")
-        return p
+    def write(self, path: str | Path, *, fs: FileSystem | None = None) -> str:
+        """Write the report as indented JSON (parents created, replaced atomically) through
+        the file-system layer: a bare path is on Hadoop's default file system, ``hdfs://`` and
+        ``file://`` are explicit, a :class:`~pathlib.Path` is local. Returns the qualified
+        path written (``file:/...``, ``hdfs://nn/...``).
+
+        Raises:
+            FsError: the report cannot be written (an ``OSError`` naming the path).
+        """
+        from eljobs.io.fs import filesystem
+
+        fs = fs or filesystem()
+        target = f"file:{path.absolute()}" if isinstance(path, Path) else path
+        text = json.dumps(self.to_dict(), indent=2, sort_keys=False, default=str) + "\n"
+        fs.write_text(target, text)
+        return fs.qualify(target)
 
 
 def _iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def default_report_path(job: str) -> Path:
-    """``<work>/reports/<job>-<UTC timestamp>.json``."""
+def default_report_path(job: str) -> str:
+    """``file:<work>/reports/<job>-<UTC timestamp>.json``: on the local disk of the driver
+    (explicitly, so that a cluster's default file system does not take it)."""
     from eljobs.spark import work_dir
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return work_dir() / "reports" / f"{job}-{stamp}.json"
+    return f"file:{work_dir() / 'reports' / f'{job}-{stamp}.json'}"

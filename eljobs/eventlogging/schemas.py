@@ -1,4 +1,4 @@
-"""Local EventLogging schema repository, and conversion of Event Platform legacy schemas.
+"""EventLogging schema repository, and conversion of Event Platform legacy schemas.
 
 The reference processor fetched schemas over HTTP from meta.wikimedia.org; eljobs reads them
 from ``--schemas_path`` instead (spec eventlogging-processor.md §8.2, §14.6): directories laid
@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
+
+if TYPE_CHECKING:
+    from eljobs.io.fs import FileSystem
 
 __all__ = [
     "SchemaNotFound",
@@ -61,22 +63,31 @@ class SchemaRepository:
         self.source = source
 
     @classmethod
-    def from_paths(cls, paths: Sequence[str] | str) -> SchemaRepository:
+    def from_paths(
+        cls, paths: Sequence[str] | str, *, fs: FileSystem | None = None
+    ) -> SchemaRepository:
         """Load every ``<dir>/<Name>/<revision>.json|.yaml|.yml`` under each path.
 
-        Paths are local directories, plain or ``file://``; the name is the file's directory
-        relative to the path (``/``-separated when nested). When two paths hold the same
-        ``(name, revision)`` the first path wins; two files for it in one path are an error.
-        Other files are ignored. For ``hdfs://`` read the documents on the driver and use
-        :meth:`from_documents`.
+        Paths follow :mod:`eljobs.io.fs` (a bare path is on Hadoop's default file system,
+        ``file://`` and ``hdfs://`` are explicit); they are read on the driver. The name is the
+        file's directory relative to the path (``/``-separated when nested). When two paths
+        hold the same ``(name, revision)`` the first path wins; two files for it in one path
+        are an error. Other files are ignored.
+
+        Args:
+            paths: the directories, or one comma-separated string of them.
+            fs: the file-system layer; by default the active Spark session's (plain Python for
+                local paths when there is none).
         """
+        from eljobs.io.fs import filesystem
+
+        fs = fs or filesystem()
         if isinstance(paths, str):
             paths = [p for p in paths.split(",") if p]
         docs: dict[tuple[str, int], Mapping[str, Any]] = {}
         for path in paths:
-            local = _local_dir(path)
-            found: dict[tuple[str, int], Path] = {}
-            for scid, file in _schema_files(local):
+            found: dict[tuple[str, int], str] = {}
+            for scid, file in _schema_files(fs, path):
                 if scid in found:
                     raise SchemaRepositoryError(
                         f"schema {scid[0]} revision {scid[1]} is defined twice under {path}: "
@@ -84,7 +95,7 @@ class SchemaRepository:
                     )
                 found[scid] = file
                 if scid not in docs:
-                    docs[scid] = _read_document(file)
+                    docs[scid] = _read_document(fs, file)
         return cls(docs, source=", ".join(paths))
 
     @classmethod
@@ -128,35 +139,27 @@ class SchemaRepository:
         return f"SchemaRepository({len(self._docs)} schemas from {self.source})"
 
 
-def _local_dir(path: str) -> Path:
-    if path.startswith("file://"):
-        path = path[len("file://") :]
-    elif "://" in path:
-        raise SchemaRepositoryError(
-            f"schemas path {path!r}: only local directories (plain or file://) are read here; "
-            "read other file systems on the driver and use SchemaRepository.from_documents"
-        )
-    local = Path(path)
-    if not local.is_dir():
-        raise SchemaRepositoryError(f"schemas path {path!r} is not a directory")
-    return local
-
-
-def _schema_files(root: Path) -> Iterator[tuple[tuple[str, int], Path]]:
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        rel = Path(dirpath).relative_to(root).as_posix()
-        if rel == ".":
-            continue
-        for filename in sorted(filenames):
-            m = _FILE_RE.match(filename)
-            if m:
-                yield (rel, int(m.group(1))), Path(dirpath) / filename
-
-
-def _read_document(file: Path) -> Mapping[str, Any]:
+def _schema_files(fs: FileSystem, path: str) -> Iterator[tuple[tuple[str, int], str]]:
+    """``((name, revision), qualified file path)`` of every schema file under ``path``."""
     try:
-        text = file.read_text(encoding="utf-8")
+        root = fs.info(path)
+        if root is None or not root.is_dir:
+            raise SchemaRepositoryError(f"schemas path {path!r} is not a directory")
+        files = fs.walk(path)
+    except OSError as e:
+        raise SchemaRepositoryError(f"schemas path {path!r} cannot be read: {e}") from None
+    prefix = root.path.rstrip("/") + "/"
+    for f in files:
+        rel = f.path[len(prefix) :] if f.path.startswith(prefix) else f.name
+        directory, _, filename = rel.rpartition("/")
+        m = _FILE_RE.match(filename)
+        if directory and m:
+            yield (directory, int(m.group(1))), f.path
+
+
+def _read_document(fs: FileSystem, file: str) -> Mapping[str, Any]:
+    try:
+        text = fs.read_text(file)
     except OSError as exc:
         raise SchemaRepositoryError(f"cannot read schema file {file}: {exc}") from exc
     return parse_schema_document(text, str(file))
@@ -280,18 +283,28 @@ def revision_for_version(version: str) -> int:
     return revision
 
 
-def event_platform_documents(path: str | Path) -> dict[tuple[str, int], dict[str, Any]]:
+def event_platform_documents(
+    path: str | Path, *, fs: FileSystem | None = None
+) -> dict[tuple[str, int], dict[str, Any]]:
     """Every ``<dir>/<name>/<version>.yaml`` Event Platform legacy schema under ``path``,
-    converted: ``{(EventLoggingName, revision_for_version(version)): draft-3 event schema}``."""
-    root = Path(str(path).removeprefix("file://"))
+    converted: ``{(EventLoggingName, revision_for_version(version)): draft-3 event schema}``.
+
+    ``path`` follows :mod:`eljobs.io.fs` (a :class:`~pathlib.Path` is local); ``fs`` as for
+    :meth:`SchemaRepository.from_paths`.
+    """
+    from eljobs.io.fs import escape_glob, filesystem, join
+
+    fs = fs or filesystem()
+    root = f"file:{path.absolute()}" if isinstance(path, Path) else path
     out: dict[tuple[str, int], dict[str, Any]] = {}
-    for file in sorted(root.glob("*/*.yaml")):
+    for entry in fs.glob(join(escape_glob(fs.qualify(root)), "*", "*.yaml")):
         try:
-            doc = _yaml_load(file.read_text(encoding="utf-8"))
-            key = (eventlogging_schema_name(doc), revision_for_version(file.stem))
+            doc = _yaml_load(fs.read_text(entry.path))
+            version = entry.name[: -len(".yaml")]
+            key = (eventlogging_schema_name(doc), revision_for_version(version))
             out[key] = eventlogging_schema_from_event_platform(doc)
         except (OSError, ValueError, yaml.YAMLError) as exc:
             raise SchemaRepositoryError(
-                f"cannot convert Event Platform schema {file}: {exc}"
+                f"cannot convert Event Platform schema {entry.path}: {exc}"
             ) from exc
     return out

@@ -5,15 +5,14 @@ the topic it would have gone to as a Hive-style directory, so a file output can 
 Kafka output (and be loaded back per topic). Writes append: a second run adds part files, as a
 second processor run appended lines.
 
-Also small-file helpers through the Hadoop FileSystem (so ``hdfs://`` works as well as local
-paths): :func:`write_text` for reports, :func:`read_tree` for schema directories.
+Small files (reports, schemas, flags) go through :mod:`eljobs.io.fs`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from eljobs.errors import OutputError
 
@@ -83,41 +82,3 @@ def write_files(
     if other:
         counts[UNLISTED] = other
     return {t: n for t, n in counts.items() if n}
-
-
-def _hadoop_path(spark: Any, path: str) -> tuple[Any, Any]:
-    jvm = spark._jvm
-    p = jvm.org.apache.hadoop.fs.Path(path)
-    return p, p.getFileSystem(spark._jsc.hadoopConfiguration())
-
-
-def write_text(spark: Any, path: str, text: str) -> None:
-    """Write a small UTF-8 text file (a report) through the Hadoop FileSystem, replacing it."""
-    p, fs = _hadoop_path(spark, path)
-    try:
-        out = fs.create(p, True)
-        try:
-            out.write(bytearray(text.encode("utf-8")))
-        finally:
-            out.close()
-    except Exception as e:
-        raise OutputError(f"cannot write {path}: {e}") from e
-
-
-def read_tree(spark: Any, path: str) -> Iterator[tuple[str, str]]:
-    """Every file under ``path`` (recursively, through the Hadoop FileSystem) as
-    ``(path relative to it, UTF-8 text)``; for small files such as schemas."""
-    jvm = spark._jvm
-    base, fs = _hadoop_path(spark, path)
-    base = fs.makeQualified(base)
-    prefix = base.toString().rstrip("/") + "/"
-    it = fs.listFiles(base, True)
-    while it.hasNext():
-        st = it.next()
-        p = st.getPath()
-        stream = fs.open(p)
-        try:
-            data = bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
-        finally:
-            stream.close()
-        yield p.toString()[len(prefix) :], data.decode("utf-8")

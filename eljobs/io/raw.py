@@ -44,6 +44,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from eljobs.errors import InputError
+from eljobs.io.fs import JvmFileSystem, escape_glob, join
 from eljobs.timewindow import compile_joda, hours_in_window
 
 if TYPE_CHECKING:
@@ -136,56 +137,6 @@ def alternate_padding(pattern: str) -> str | None:
     return "".join(out) if changed else None
 
 
-class _Hadoop:
-    """The few Hadoop FileSystem calls this module makes through the JVM gateway."""
-
-    def __init__(self, spark: SparkSession) -> None:
-        self.spark = spark
-        self.jvm: Any = spark._jvm
-        self.conf: Any = spark._jsc.hadoopConfiguration()
-
-    def path(self, text: str, child: str | None = None) -> Any:
-        p = self.jvm.org.apache.hadoop.fs.Path(text)
-        if child:
-            p = self.jvm.org.apache.hadoop.fs.Path(p, child)
-        return p
-
-    def fs(self, path: Any) -> Any:
-        return path.getFileSystem(self.conf)
-
-    def first_line(self, path: Any, limit: int = 64) -> str:
-        """The start of the first line of a text file, decompressed by the codec Hadoop picks
-        from its name (at most ``limit`` characters)."""
-        factory = self.jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(self.conf)
-        codec = factory.getCodec(path)
-        stream = self.fs(path).open(path)
-        try:
-            if codec is not None:
-                stream = codec.createInputStream(stream)
-            chars = []
-            for _ in range(limit):
-                b = stream.read()
-                if b < 0 or b == 10:
-                    break
-                chars.append(b)
-            return bytes(chars).decode("utf-8", errors="replace")
-        finally:
-            stream.close()
-
-    def head(self, path: Any, n: int = 4) -> bytes:
-        stream = self.fs(path).open(path)
-        try:
-            buf = self.jvm.java.io.ByteArrayOutputStream()
-            for _ in range(n):
-                b = stream.read()
-                if b < 0:
-                    break
-                buf.write(b)
-            return bytes(buf.toByteArray())
-        finally:
-            stream.close()
-
-
 _KEYED = re.compile(r"^\d+\t")
 
 
@@ -233,10 +184,8 @@ def list_raw_input(
         raise InputError(
             f"--input_format: expected one of {', '.join(INPUT_FORMATS)}, found {input_format!r}"
         )
-    hadoop = _Hadoop(spark)
-    base = hadoop.path(input_path)
-    fs = hadoop.fs(base)
-    base = fs.makeQualified(base)
+    fs = JvmFileSystem(spark)
+    base = fs.qualify(input_path)
     patterns = [compile_joda(datetime_format)]
     alt = alternate_padding(datetime_format)
     if alt is not None:
@@ -251,35 +200,29 @@ def list_raw_input(
                 candidates.append(rel)
         directory = None
         for rel in candidates:
-            p = hadoop.path(base.toString(), rel)
-            if fs.exists(p):
-                directory = p
+            if fs.exists(join(base, rel)):
+                directory = fs.qualify(join(base, rel))
                 break
         if directory is None:
-            shown = hadoop.path(base.toString(), candidates[0]).toString()
+            shown = fs.qualify(join(base, candidates[0]))
             out.append(HourInput(hour=hour, directory=shown, files=(), status="missing"))
             continue
-        files = _list_files(hadoop, fs, directory, hour, input_format)
+        files = _list_files(fs, directory, hour, input_format)
         status: Literal["ok", "empty"] = "ok" if any(f.size > 0 for f in files) else "empty"
-        out.append(
-            HourInput(hour=hour, directory=directory.toString(), files=tuple(files), status=status)
-        )
+        out.append(HourInput(hour=hour, directory=directory, files=tuple(files), status=status))
     return out
 
 
 def _list_files(
-    hadoop: _Hadoop, fs: Any, directory: Any, hour: datetime, input_format: str
+    fs: JvmFileSystem, directory: str, hour: datetime, input_format: str
 ) -> list[RawFile]:
     files: list[RawFile] = []
-    it = fs.listFiles(directory, True)
-    while it.hasNext():
-        st = it.next()
-        p = st.getPath()
-        rel = p.toString()[len(directory.toString()) :]
+    for st in fs.walk(directory):
+        rel = st.path[len(directory) :]
         if any(_is_hidden(part) for part in rel.split("/") if part):
             continue
-        size = int(st.getLen())
-        path_text, uri = p.toString(), p.toUri().toString()
+        size = st.size
+        path_text = st.path
         fmt: FileFormat
         compression: str | None = None
         if size == 0:
@@ -287,20 +230,20 @@ def _list_files(
             # empty SequenceFile, but there is nothing to lose in it).
             continue
         if input_format == "auto":
-            fmt, compression = detect_format(hadoop.head(p))
+            fmt, compression = detect_format(fs.head(path_text, 4))
             # keyed text (`hdfs dfs -text` output) starts with the number and a TAB; a raw line
             # starts with its query string
             if (
                 fmt == "text"
-                and _codec_ok(p.getName(), compression)
-                and not _KEYED.match(hadoop.first_line(p))
+                and _codec_ok(st.name, compression)
+                and not _KEYED.match(_first_line(fs, path_text))
             ):
                 fmt = "lines"
         else:
             fmt = input_format  # type: ignore[assignment]
             if fmt != "sequence":
                 # Text inputs are opened anyway to catch a codec Hadoop would not apply.
-                found, compression = detect_format(hadoop.head(p))
+                found, compression = detect_format(fs.head(path_text, 4))
                 if found == "sequence":
                     raise InputError(
                         f"{path_text}: --input_format {fmt} was given but the file is a Hadoop "
@@ -308,7 +251,7 @@ def _list_files(
                     )
         if compression is not None:
             exts = _CODEC_EXTENSIONS[compression]
-            if not p.getName().lower().endswith(exts):
+            if not st.name.lower().endswith(exts):
                 raise InputError(
                     f"{path_text}: the content is {compression}-compressed but the name does not "
                     f"end in {' or '.join(exts)}, so Hadoop would read the compressed bytes as "
@@ -316,16 +259,28 @@ def _list_files(
                 )
         files.append(
             RawFile(
-                path=path_text, uri=uri, hour=hour, size=size, format=fmt, compression=compression
+                path=path_text,
+                uri=fs.uri(path_text),
+                hour=hour,
+                size=size,
+                format=fmt,
+                compression=compression,
             )
         )
     files.sort(key=lambda f: f.path)
     return files
 
 
+def _first_line(fs: JvmFileSystem, path: str, limit: int = 64) -> str:
+    """The start of the first line of a text file, decompressed by the codec Hadoop picks
+    from its name (at most ``limit`` bytes)."""
+    head = fs.head(path, limit, decompress=True)
+    return head.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+
+
 def _hadoop_input_paths(files: Sequence[RawFile]) -> str:
     # FileInputFormat takes a comma separated list of glob patterns: escape both.
-    return ",".join(re.sub(r"([\\,{}\[\]*?])", r"\\\1", f.path) for f in files)
+    return ",".join(escape_glob(f.path).replace(",", "\\,") for f in files)
 
 
 def _read_sequence(spark: SparkSession, files: Sequence[RawFile]) -> DataFrame:
@@ -356,7 +311,7 @@ def _read_sequence(spark: SparkSession, files: Sequence[RawFile]) -> DataFrame:
 def _read_text(spark: SparkSession, files: Sequence[RawFile], *, keyed: bool) -> DataFrame:
     from pyspark.sql import functions as F
 
-    df = spark.read.text([_glob_escape(f.path) for f in files])
+    df = spark.read.text([escape_glob(f.path) for f in files])
     value = F.col("value")
     if keyed:
         # Everything after the first TAB (cut -f 2-); a line without TAB stays whole.
@@ -364,10 +319,6 @@ def _read_text(spark: SparkSession, files: Sequence[RawFile], *, keyed: bool) ->
     # Spark keeps a text line's bytes as they are; replace malformed UTF-8 with U+FFFD the way
     # the reference's stdin reader did, so Arrow and Python see valid strings.
     return df.select(F.input_file_name().alias("_key"), F.make_valid_utf8(value).alias("raw"))
-
-
-def _glob_escape(path: str) -> str:
-    return re.sub(r"([\\{}\[\]*?])", r"\\\1", path)
 
 
 def raw_files(hours: Sequence[HourInput]) -> list[RawFile]:

@@ -1,6 +1,7 @@
 """Writer URIs of ``--output`` / ``--output_invalid``, as eventlogging-processor had them.
 
-* ``file:///DIR`` (also ``hdfs://...`` or a plain absolute path): JSON lines into
+* ``file:///DIR`` (also ``hdfs://...``, or a bare path, which is on Hadoop's default file system
+  as everywhere in eljobs, see :mod:`eljobs.io.fs`): JSON lines into
   ``DIR/topic=<topic>/part-*``. The topic template defaults to ``eventlogging_{schema}``.
 * ``kafka:///host:port[,host:port]?topic=eventlogging_{schema}&...`` (also
   ``kafka-confluent://`` and ``kafka-python://``): the Kafka sink. Without ``topic`` the
@@ -72,8 +73,6 @@ def parse_writer_uri(uri: str) -> WriterURI:
         WriterURIError: unknown scheme, no brokers, a bad template or a bad blacklist regex.
     """
     text = uri.strip()
-    if text.startswith("/"):
-        text = "file://" + text
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
     query: dict[str, str] = {}
@@ -90,11 +89,12 @@ def parse_writer_uri(uri: str) -> WriterURI:
         except re.error as e:
             raise WriterURIError(f"{uri}: invalid blacklist regex {bl!r}: {e}") from None
 
-    if scheme in FILE_SCHEMES:
+    if scheme in FILE_SCHEMES or (not scheme and parts.path):
         path = unquote(parts.path)
         if not path or path == "/":
             raise WriterURIError(f"{uri}: expected a directory, e.g. file:///data/out")
-        target = f"{scheme}://{parts.netloc}{path}"
+        # a bare path stays bare: the Hadoop file system resolves it against fs.defaultFS
+        target = f"{scheme}://{parts.netloc}{path}" if scheme else path
         if query:
             raise WriterURIError(
                 f"{uri}: a file writer takes only topic and blacklist, found {sorted(query)}"

@@ -40,6 +40,7 @@ from eljobs.backfill import (
 from eljobs.config import effective_config, option
 from eljobs.eventlogging import PRODUCTION_FORMAT
 from eljobs.eventlogging.schemas import SchemaRepository
+from eljobs.io.fs import filesystem, join
 from eljobs.io.kafka import KafkaOptions
 from eljobs.io.raw import (
     DEFAULT_DATETIME_FORMAT,
@@ -254,28 +255,9 @@ class BackfillResult:
 
 
 def load_schemas(spark: SparkSession, paths: tuple[str, ...]) -> SchemaRepository:
-    """Read the schema directories on the driver: local ones directly, others (``hdfs://``)
-    through the Hadoop FileSystem."""
-    from eljobs.io.files import read_tree
-
-    local = all("://" not in p or p.startswith("file://") for p in paths)
-    if local:
-        return SchemaRepository.from_paths(list(paths))
-    docs: dict[tuple[str, int], Any] = {}
-    name_re = re.compile(r"^(?P<name>.+)/(?P<rev>\d+)\.(?P<ext>json|yaml|yml)$")
-    for p in paths:
-        for rel, text in read_tree(spark, p):
-            m = name_re.match(rel)
-            if not m:
-                continue
-            key = (m.group("name"), int(m.group("rev")))
-            if key in docs:
-                continue
-            import yaml
-
-            doc = json.loads(text) if m.group("ext") == "json" else yaml.safe_load(text)
-            docs[key] = doc
-    return SchemaRepository.from_documents(docs, source=", ".join(paths))
+    """Read the schema directories on the driver through the file-system layer (a bare path
+    is on the default file system; ``file://`` and ``hdfs://`` explicit)."""
+    return SchemaRepository.from_paths(list(paths), fs=filesystem(spark))
 
 
 # --------------------------------------------------------------------------------- run
@@ -560,21 +542,21 @@ def render_account(result: BackfillResult) -> str:
 def _write_reports(
     spark: SparkSession, cfg: Config, writers: list[WriterURI], report: RunReport
 ) -> list[str]:
-    from eljobs.io.files import write_text
-
+    fs = filesystem(spark)
+    # one text for every copy, so the copies agree to the millisecond
     text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    paths = []
+    targets = []
     if not cfg.dry_run:
         for w in writers:
             if w.kind == "file":
                 # a leading underscore keeps Spark and Hive readers of DIR from reading it
-                p = f"{w.target.rstrip('/')}/_backfill-account-{stamp}.json"
-                write_text(spark, p, text)
-                paths.append(p)
-    target = cfg.report_path or str(default_report_path("backfill"))
-    write_text(spark, target, text)
-    paths.append(target)
+                targets.append(join(w.target, f"_backfill-account-{stamp}.json"))
+    targets.append(cfg.report_path or default_report_path("backfill"))
+    paths = []
+    for t in targets:
+        fs.write_text(t, text)
+        paths.append(fs.qualify(t))
     return paths
 
 

@@ -35,10 +35,14 @@ def job_main(
     run: Callable[[Any, C], Any],
     argv: Sequence[str] | None = None,
     *,
-    needs_spark: bool = True,
+    needs_spark: bool | Callable[[C], bool] = True,
     spark_profile: str | None = None,
 ) -> int:
-    """Run job ``name`` from command-line arguments; returns the process exit code."""
+    """Run job ``name`` from command-line arguments; returns the process exit code.
+
+    ``needs_spark`` may be a function of the parsed config (``salts rotate`` needs a session
+    only when its directory is not on the local disk).
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         cfg = parse_config(config_cls, argv, prog=f"python -m eljobs {name}")
@@ -55,7 +59,7 @@ def job_main(
         "eljobs %s effective configuration:\n%s", name, json.dumps(effective_config(cfg), indent=2)
     )
     spark = None
-    if needs_spark:
+    if needs_spark(cfg) if callable(needs_spark) else needs_spark:
         from eljobs.spark import get_session
 
         profile = spark_profile or _default_profile()

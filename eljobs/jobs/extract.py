@@ -18,10 +18,11 @@ again are replaced, others kept):
   ``value`` (strings, or null).
 
 The job prints messages read per topic and hour (read = written + rejected) and writes the same
-account as a JSON report (``--report_path``; default ``<DIR>/_extract_report.json`` for a local
-output, else under the work folder). With ``--plot`` it also draws the messages read per hour
-and topic (every hour of the window, empty ones as zero) as a PNG next to the report
-(:mod:`eljobs.plot`), so a gap shows at a glance.
+account as a JSON report (``--report_path``; default ``<DIR>/_extract_report.json``, on whatever
+file system ``DIR`` is: paths follow :mod:`eljobs.io.fs`, a bare path is on Hadoop's default
+file system). With ``--plot`` it also draws the messages read per hour and topic (every hour of
+the window, empty ones as zero) as a PNG next to the report (:mod:`eljobs.plot`), so a gap
+shows at a glance.
 """
 
 from __future__ import annotations
@@ -30,13 +31,13 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from eljobs.config import effective_config, option
+from eljobs.io.fs import filesystem, join
 from eljobs.io.kafka.source import plan_ranges, read_window
 from eljobs.jobs.base import job_main
-from eljobs.report import RunReport, default_report_path, format_table
+from eljobs.report import RunReport, format_table
 from eljobs.timewindow import ceil_hour, floor_hour, hours_in_window, isoformat_z, utcnow
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ class Config:
         default_doc="now",
         help="End of the window: ISO-8601 or hours ago (rounded down to the hour; exclusive).",
     )
-    output: str = option(help="Output folder URI, file:///DIR (or a plain path, hdfs://...).")
+    output: str = option(
+        help="Output folder: file:///DIR, hdfs://..., or a bare path on the default file system."
+    )
     output_format: Literal["value", "record"] = option(
         "value",
         help="value: raw message values one per line; record: JSON with topic, partition, "
@@ -127,8 +130,10 @@ class ExtractResult:
     since: datetime
     until: datetime
     rows: list[dict[str, Any]] = field(default_factory=list)
-    report_path: Path | None = None
-    plot_path: Path | None = None
+    report_path: str | None = None
+    """The qualified path of the JSON report."""
+    plot_path: str | None = None
+    """The qualified path of the PNG plot (``--plot``)."""
 
     @property
     def read(self) -> int:
@@ -148,18 +153,6 @@ class ExtractResult:
         return out
 
 
-def _output_path(uri: str) -> str:
-    return uri if "://" in uri else str(Path(uri).absolute())
-
-
-def _local_dir(uri: str) -> Path | None:
-    if uri.startswith("file://"):
-        return Path(uri[len("file://") :])
-    if "://" not in uri:
-        return Path(uri).absolute()
-    return None
-
-
 def run(spark: Any, cfg: Config) -> ExtractResult:
     """Plan, read, write and account for one window."""
     from pyspark import StorageLevel
@@ -167,6 +160,8 @@ def run(spark: Any, cfg: Config) -> ExtractResult:
 
     since, until = ceil_hour(cfg.since), floor_hour(cfg.until)
     report = RunReport("extract", effective_config(cfg))
+    fs = filesystem(spark)
+    out = fs.qualify(cfg.output)
     ranges = plan_ranges(
         bootstrap_servers=cfg.bootstrap_servers,
         topics=cfg.topics,
@@ -225,7 +220,6 @@ def run(spark: Any, cfg: Config) -> ExtractResult:
             .orderBy("topic", "hour")
             .collect()
         )
-        out = _output_path(cfg.output)
         (
             shaped.filter(~F.col("rejected"))
             .select("topic", "line")
@@ -287,11 +281,9 @@ def run(spark: Any, cfg: Config) -> ExtractResult:
             "output": out,
         }
     )
-    local = _local_dir(cfg.output)
-    path = cfg.report_path or (
-        str(local / "_extract_report.json") if local is not None else default_report_path("extract")
-    )
-    written_report = report.finish(ok).write(path)
+    # a leading underscore keeps Spark and Hive readers of the output from taking it for data
+    path = cfg.report_path or join(out, "_extract_report.json")
+    written_report = report.finish(ok).write(path, fs=fs)
     print(f"report: {written_report}")
     plot_path = None
     if cfg.plot:
@@ -302,8 +294,11 @@ def run(spark: Any, cfg: Config) -> ExtractResult:
             hours=[isoformat_z(h) for h in hours_in_window(since, until)],
             title=f"extract {isoformat_z(since)} .. {isoformat_z(until)}: messages per hour",
         )
-        plot_path = written_report.with_suffix(".png")
-        plot_path.write_bytes(png)
+        stem = (
+            written_report[: -len(".json")] if written_report.endswith(".json") else written_report
+        )
+        plot_path = fs.qualify(f"{stem}.png")
+        fs.write_bytes(plot_path, png)
         print(f"plot: {plot_path}")
     return ExtractResult(ok, reader, since, until, rows, written_report, plot_path)
 

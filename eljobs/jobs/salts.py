@@ -1,16 +1,22 @@
 """``python -m eljobs salts rotate``: create the current period's salt and delete expired ones
 (the reference's ``bin/saltrotate -p '3 months' -b '50 days'``, spec §2.6).
 
-No Spark. Prints (and logs) the names of the files created, kept and deleted; never a salt.
-Production runs it daily at midnight and copies the directory to HDFS wholesale.
+Prints (and logs) the names of the files created, kept and deleted; never a salt. A bare
+``--salts_path`` is on Hadoop's default file system (HDFS when ``HADOOP_CONF_DIR`` says so), as
+every path of eljobs (docs/operations.md, "How paths are resolved"). A local directory is
+rotated in plain Python, without Spark; any other starts a Spark session for its Hadoop client.
 
 Examples:
-  python -m eljobs salts rotate --salts_path /srv/salts/event_sanitized \\
+  # the HDFS directory the sanitizer reads, in place (bare path on the cluster)
+  python -m eljobs salts rotate --salts_path /user/hdfs/salts/event_sanitized \\
     --period '3 months' --retention '50 days'
+  # a local directory, as the reference's saltrotate kept it
+  python -m eljobs salts rotate --salts_path file:///srv/salts/event_sanitized
   # a new directory: its first salt also covers everything before it
-  python -m eljobs salts rotate --salts_path /srv/salts/new --initial
+  python -m eljobs salts rotate --salts_path file:///srv/salts/new --initial
   # one salt that never expires and is never deleted
-  python -m eljobs salts rotate --salts_path /srv/salts/fixed --period none --retention none
+  python -m eljobs salts rotate --salts_path file:///srv/salts/fixed --period none \\
+    --retention none
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from eljobs.config import option
+from eljobs.io.fs import filesystem, is_local
 from eljobs.jobs.base import job_main
 from eljobs.report import format_table
 from eljobs.sanitize.rotate import (
@@ -44,7 +51,10 @@ class Config:
     action: Literal["rotate"] = option(
         "rotate", positional=True, help="What to do; only 'rotate' (the first argument)."
     )
-    salts_path: str = option(help="Local salt directory (created if missing).")
+    salts_path: str = option(
+        help="Salt directory (created if missing); a bare path is on Hadoop's default file "
+        "system, file:// is the local disk, hdfs:// explicit."
+    )
     period: str = option(
         "3 months",
         help="How long one salt is used: '<N> <hours|days|weeks|months|years>', or 'none' for "
@@ -76,9 +86,14 @@ class Config:
         return problems
 
 
+def needs_spark(cfg: Config) -> bool:
+    """Whether the salt directory is off the local disk (only the JVM's Hadoop client reaches
+    it); decided from ``fs.defaultFS`` of ``$HADOOP_CONF_DIR`` for a bare path."""
+    return not is_local(cfg.salts_path)
+
+
 def run(spark: Any, cfg: Config) -> RotationResult:
-    """Rotate the salts of ``cfg.salts_path``; ``spark`` is unused (may be None)."""
-    del spark
+    """Rotate the salts of ``cfg.salts_path``; ``spark`` is None for a local directory."""
     now = cfg.now or utcnow()
     result = rotate_salts(
         cfg.salts_path,
@@ -87,6 +102,7 @@ def run(spark: Any, cfg: Config) -> RotationResult:
         now=now,
         dry_run=cfg.dry_run,
         initial=cfg.initial,
+        fs=filesystem(spark),
     )
     rows = (
         [(n, "created") for n in result.created]
@@ -104,4 +120,4 @@ def run(spark: Any, cfg: Config) -> RotationResult:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry; returns the exit code."""
-    return job_main("salts", Config, run, argv, needs_spark=False)
+    return job_main("salts", Config, run, argv, needs_spark=needs_spark)

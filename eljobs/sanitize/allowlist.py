@@ -114,8 +114,9 @@ def load_allowlist(
     """Load and validate an allowlist.
 
     Args:
-        source: a path (plain, ``file://`` or any Hadoop URI such as ``hdfs://``; non-local
-            paths are read through the active Spark session's Hadoop FileSystem), a mapping
+        source: a path (:mod:`eljobs.io.fs` rules: a bare path is on Hadoop's default file
+            system, as the Scala sanitizer reads ``allowlist_path``; ``file://`` and
+            ``hdfs://`` are explicit), a mapping
             already parsed (e.g. from YAML in a notebook), or an :class:`Allowlist` (returned
             re-validated against ``keep_all_enabled``).
         keep_all_enabled: allow the ``keep_all`` tag anywhere.
@@ -135,10 +136,11 @@ def load_allowlist(
     elif isinstance(source, Mapping):
         raw, name = source, "<mapping>"
     else:
-        from eljobs.sanitize import _fs
+        from eljobs.io.fs import filesystem
 
-        name = str(source)
-        text = _fs.read_text(name)
+        # a pathlib.Path is a local file whatever the default file system is
+        name = f"file:{source.absolute()}" if isinstance(source, Path) else str(source)
+        text = filesystem().read_text(name)
         try:
             raw = yaml.safe_load(text)
         except yaml.YAMLError as e:

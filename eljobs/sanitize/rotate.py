@@ -18,14 +18,16 @@ The reference tool's other modes:
   (``<start>_<end>_``) and never deleted (no backup/retention deletion);
 * ``initial=True`` (``--initial``): the first salt of a new directory, starting at 1970-01-01
   instead of the period's (or the hour's) start, so data older than the directory is covered
-  too; refused when the directory already holds salts. Works on local directories (and
-``file://``); production copies the directory to HDFS afterwards, as the reference deployment
-does.
+  too; refused when the directory already holds salts.
+
+The directory is reached through :mod:`eljobs.io.fs`: a bare path is on Hadoop's default file
+system (HDFS on the cluster), ``file://`` is the local disk. The reference's ``saltrotate``
+worked on a local directory that the deployment then copied to HDFS; rotating the HDFS
+directory in place needs no copy (docs/differences.md).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from dataclasses import dataclass, field
@@ -33,7 +35,7 @@ from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 
-from eljobs.sanitize import _fs
+from eljobs.io.fs import FileSystem, filesystem, join
 from eljobs.sanitize.salts import NEVER, SaltError, parse_salt_name
 from eljobs.timewindow import to_utc
 
@@ -129,11 +131,12 @@ def rotate_salts(
     now: datetime,
     dry_run: bool = False,
     initial: bool = False,
+    fs: FileSystem | None = None,
 ) -> RotationResult:
     """Create the current period's salt if missing and delete expired salts.
 
     Args:
-        salts_path: a local directory (plain path or ``file://``); created if missing.
+        salts_path: the salt directory (created if missing).
         period: salt validity, e.g. ``3 months``; None (or ``none``): one salt that never
             expires.
         retention: how long after its end a salt is kept, e.g. ``50 days``; None (or
@@ -141,26 +144,24 @@ def rotate_salts(
         now: the current time (naive = UTC).
         dry_run: report what would be done without changing anything.
         initial: the directory is new: its first salt starts at 1970-01-01.
+        fs: the file-system layer; by default the active Spark session's, or plain Python for
+            a local directory when there is none.
 
     Raises:
-        SaltError: the directory holds a file that is not a salt file, or is not local, or
-            ``initial`` is asked of a directory that already holds salts.
+        SaltError: the directory holds a file that is not a salt file, or ``initial`` is asked
+            of a directory that already holds salts.
+        FsError: the directory cannot be listed or written (an ``OSError``).
         DurationError: a bad period or retention.
     """
-    if not _fs.is_local(salts_path):
-        raise SaltError(
-            f"salts rotate works on a local directory, found {salts_path}; rotate locally and "
-            "copy the directory to HDFS (as the reference deployment does)"
-        )
     if period is None or isinstance(period, str):
         period = parse_optional_duration(period, option="period")
     if retention is None or isinstance(retention, str):
         retention = parse_optional_duration(retention, option="retention")
     now = to_utc(now)
-    directory = _fs.local_path(salts_path)
+    fs = fs or filesystem()
     if not dry_run:
-        directory.mkdir(parents=True, exist_ok=True)
-    names = sorted(os.listdir(directory)) if directory.is_dir() else []
+        fs.mkdirs(salts_path)
+    names = [e.name for e in fs.list(salts_path, missing_ok=True)]
     names = [n for n in names if not n.startswith((".", "_"))]
     parsed = {name: parse_salt_name(name) for name in names}  # foreign files fail here
     if initial and names:
@@ -181,7 +182,7 @@ def rotate_salts(
         if salt_deletion is not None and now >= salt_deletion:
             result.deleted.append(name)
             if not dry_run:
-                (directory / name).unlink()
+                fs.delete(join(salts_path, name))
             continue
         result.kept.append(name)
         if end is None:
@@ -192,16 +193,7 @@ def rotate_salts(
         name = salt_file_name(EPOCH if initial else start, end, deletion)
         result.created.append(name)
         if not dry_run:
-            _write_secret(directory / name, secrets.token_hex(SALT_LENGTH // 2))
+            # owner-only (0600) from creation, no newline, never half-written
+            secret = secrets.token_hex(SALT_LENGTH // 2)
+            fs.write_text(join(salts_path, name), secret, private=True)
     return result
-
-
-def _write_secret(path: os.PathLike[str], value: str) -> None:
-    # Created 0600 and written without a newline; a partial file is removed on failure.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(value)
-    except BaseException:
-        os.unlink(path)
-        raise

@@ -27,8 +27,12 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from eljobs.timewindow import to_utc
+
+if TYPE_CHECKING:
+    from eljobs.io.fs import FileSystem
 
 NEVER = datetime(3000, 1, 1, tzinfo=UTC)
 _STAMP = re.compile(r"^\d{10}$")
@@ -107,33 +111,43 @@ def parse_salt_name(name: str) -> tuple[datetime, datetime, datetime | None]:
     return start, end, deletion
 
 
-def load_salts(path: str) -> list[Salt]:
-    """Read every salt file of directory ``path`` (plain, ``file://`` or Hadoop URI), in
-    file-name order.
+def load_salts(path: str, *, fs: FileSystem | None = None) -> list[Salt]:
+    """Read every salt file of directory ``path``, in file-name order.
+
+    ``path`` follows the rules of :mod:`eljobs.io.fs`: a bare path is on Hadoop's default file
+    system (HDFS on the cluster, as the Scala sanitizer reads ``salts_path``), ``file://`` and
+    ``hdfs://`` are explicit.
+
+    Args:
+        path: the salt directory.
+        fs: the file-system layer; by default the active Spark session's (or plain Python for
+            local paths when there is none).
 
     Raises:
         SaltError: the directory cannot be listed, or a file is foreign, malformed or empty;
             the message names the file (never its content).
     """
-    from eljobs.sanitize import _fs
+    from eljobs.io.fs import filesystem
 
+    fs = fs or filesystem()
     try:
-        names = _fs.list_names(path)
+        entries = fs.list(path)
     except OSError as e:
         raise SaltError(f"cannot list salts_path {path}: {e}") from None
     salts = []
-    for name in names:
+    for entry in entries:
+        name = entry.name
         if name.startswith((".", "_")):
             continue
         start, end, _deletion = parse_salt_name(name)
-        file = _fs.join(path, name)
         try:
-            text = _fs.read_text(file)
-        except (OSError, UnicodeDecodeError) as e:
-            raise SaltError(f"cannot read salt file {file}: {type(e).__name__}") from None
+            text = fs.read_text(entry.path)
+        except OSError as e:
+            # never the content, and not the decoder's message either (it quotes bytes)
+            raise SaltError(f"cannot read salt file {entry.path}: {type(e).__name__}") from None
         value = "".join(text.splitlines())
         if not value:
-            raise SaltError(f"salt file {file} is empty")
+            raise SaltError(f"salt file {entry.path} is empty")
         salts.append(Salt(start, end, value, name=name))
     return salts
 

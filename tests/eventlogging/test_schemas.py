@@ -20,6 +20,7 @@ from eljobs.eventlogging.schemas import (
     eventlogging_schema_name,
     revision_for_version,
 )
+from eljobs.io.fs import JvmFileSystem, LocalFileSystem
 
 
 def write(path: Path, text: str) -> Path:
@@ -39,6 +40,15 @@ def test_from_paths_reads_json_yaml_yml(tmp_path: Path) -> None:
     assert ("Echo", 7731316) in repo and len(repo) == 3
 
 
+def test_from_paths_through_hadoop(spark: Any, tmp_path: Path) -> None:
+    # the JVM layer, as on a cluster for an HDFS schemas directory
+    write(tmp_path / "a" / "Nested" / "Name" / "3.json", json.dumps({"properties": {}}))
+    write(tmp_path / "a" / "Other" / "2.yml", "properties: {}\n")
+    write(tmp_path / "a" / "top.json", "{}")  # no schema name: ignored
+    repo = SchemaRepository.from_paths([f"file://{tmp_path / 'a'}"], fs=JvmFileSystem(spark))
+    assert repo.scids() == [("Nested/Name", 3), ("Other", 2)]
+
+
 def test_first_path_wins_and_duplicates_in_one_path_fail(tmp_path: Path) -> None:
     write(tmp_path / "a" / "S" / "1.json", '{"title": "a"}')
     write(tmp_path / "b" / "S" / "1.json", '{"title": "b"}')
@@ -56,8 +66,8 @@ def test_bad_files_and_paths_are_named(tmp_path: Path) -> None:
     write(bad, "{not json")
     with pytest.raises(SchemaRepositoryError, match="cannot read schema file"):
         SchemaRepository.from_paths([str(tmp_path / "a")])
-    with pytest.raises(SchemaRepositoryError, match="from_documents"):
-        SchemaRepository.from_paths(["hdfs:///schemas"])
+    with pytest.raises(SchemaRepositoryError, match="needs a Spark session"):
+        SchemaRepository.from_paths(["hdfs:///schemas"], fs=LocalFileSystem("file:///"))
     with pytest.raises(SchemaRepositoryError, match="is not a directory"):
         SchemaRepository.from_paths([str(tmp_path / "missing")])
 

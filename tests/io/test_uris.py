@@ -15,7 +15,9 @@ def test_file_uri_defaults_to_the_schema_topic() -> None:
         "eventlogging_{schema}",
     )
     assert w.blacklist is None and w.options == {}
-    assert parse_writer_uri("/data/out").target == "file:///data/out"
+    # a bare path is left to Hadoop's default file system (HDFS on the cluster)
+    assert parse_writer_uri("/data/out").target == "/data/out"
+    assert parse_writer_uri("/data/out?topic={schema}").topic_template == "{schema}"
     assert parse_writer_uri("hdfs://nn:8020/x/y").target == "hdfs://nn:8020/x/y"
 
 

@@ -48,8 +48,10 @@ def test_plot_shows_the_gap_next_to_the_report(
     )  # fmt: skip
     result = run(spark, cfg)
     assert result.ok and result.report_path is not None
-    assert result.plot_path == result.report_path.with_suffix(".png")
-    assert result.plot_path.read_bytes().startswith(b"\x89PNG")
+    # both on the output's file system, given as qualified paths (file:/...)
+    assert result.plot_path == result.report_path.removesuffix(".json") + ".png"
+    assert result.plot_path == f"file:{tmp_path}/out/_extract_report.png"
+    assert (tmp_path / "out" / "_extract_report.png").read_bytes().startswith(b"\x89PNG")
     assert f"plot: {result.plot_path}" in capsys.readouterr().out
     hours = [f"2024-06-01T{h}:00:00Z" for h in (10, 11, 12)]
     _, _, values = counts_by_topic({"messages": result.rows}, hours=hours)

@@ -1,4 +1,5 @@
-"""Salt rotation (spec §2.6): periods from 1970-01-01, creation, expiry. Pure Python."""
+"""Salt rotation: periods from 1970-01-01, creation, expiry; in plain Python and through the
+JVM's Hadoop FileSystem."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from eljobs.io.fs import JvmFileSystem, LocalFileSystem, NeedsSparkError
 from eljobs.sanitize import SaltError, load_salts
 from eljobs.sanitize.rotate import (
     DurationError,
@@ -81,9 +84,22 @@ def test_foreign_file_stops_rotation(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == ["notes.txt"]
 
 
-def test_rotation_refuses_non_local_paths() -> None:
-    with pytest.raises(SaltError, match="local directory"):
-        rotate_salts("hdfs://nn/salts", period="3 months", retention="50 days", now=dt(2024, 1, 1))
+def test_without_spark_only_local_directories_are_reached() -> None:
+    with pytest.raises(NeedsSparkError, match="needs a Spark session"):
+        rotate_salts("hdfs://nn/salts", period="3 months", retention="50 days", now=dt(2024, 1, 1),
+                     fs=LocalFileSystem("file:///"))  # fmt: skip
+
+
+def test_rotation_through_hadoop(spark: Any, tmp_path: Path) -> None:
+    # The JVM layer (the one used for hdfs:// and for bare paths on a cluster) on file:
+    d = tmp_path / "salts"
+    fs = JvmFileSystem(spark)
+    r = rotate_salts(f"file://{d}", period="3 months", retention="50 days",
+                     now=dt(2024, 2, 10, 5), fs=fs)  # fmt: skip
+    assert r.created == ["2024010100_2024040100_2024052100"]
+    assert os.listdir(d) == r.created
+    assert oct(os.stat(d / r.created[0]).st_mode & 0o777) == "0o600"
+    assert [s.name for s in load_salts(f"file://{d}", fs=fs)] == r.created
 
 
 def test_initial_salt_of_a_new_directory_covers_older_data(tmp_path: Path) -> None:
