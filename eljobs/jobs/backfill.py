@@ -40,7 +40,7 @@ from eljobs.backfill import (
 from eljobs.config import effective_config, option
 from eljobs.eventlogging import PRODUCTION_FORMAT
 from eljobs.eventlogging.schemas import SchemaRepository
-from eljobs.io.fs import filesystem, join
+from eljobs.io.fs import LOCAL_DEFAULT_FS, filesystem, join, local_path
 from eljobs.io.kafka import KafkaOptions
 from eljobs.io.raw import (
     DEFAULT_DATETIME_FORMAT,
@@ -205,8 +205,16 @@ def expand_name_files(entries: tuple[str, ...]) -> tuple[str, ...]:
             out[entry] = None
             continue
         path = entry[1:]
+        # Read while the options are parsed, before any Spark session exists: plain Python on
+        # the launching machine's disk, like --config_file (a bare path is local here).
+        local = local_path(path, default=LOCAL_DEFAULT_FS)
         try:
-            text = Path(path.removeprefix("file://")).read_text(encoding="utf-8")
+            if local is None:
+                raise OSError(
+                    "expected a local file (a path or file://): options are read before "
+                    "Spark starts"
+                )
+            text = Path(local).read_text(encoding="utf-8")
         except OSError as e:
             raise ValueError(f"--disabled_schemas: cannot read the names file {path!r}: {e}") from e
         for line in text.splitlines():
