@@ -374,19 +374,25 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
     _log_hours(hours, rows)
 
     written: dict[str, dict[str, int]] = {}
+    # Per Kafka writer: what the topics gained (every task attempt), duplicates, failed attempts.
+    kafka_attempts: dict[str, dict[str, Any]] = {}
     failures: list[dict[str, Any]] = []
     if not cfg.dry_run:
         try:
             for i, w in enumerate(writers):
                 aw = account_writers[i]
                 frame = _frame_for(processed, aw, key=f"key_{i}" if w.key_template else None)
-                written[w.uri] = _write(spark, w, frame, cfg, expected_by_writer.get(w.uri, {}))
+                written[w.uri] = _write(
+                    spark, w, frame, cfg, expected_by_writer.get(w.uri, {}), kafka_attempts
+                )
             if separate_invalid and invalid_writer is not None:
                 aw = account_writers[-1]
                 key = "key_invalid" if invalid_writer.key_template else None
                 frame = _frame_for(processed, aw, key=key)
                 want = expected_by_writer.get(invalid_writer.uri, {})
-                written[invalid_writer.uri] = _write(spark, invalid_writer, frame, cfg, want)
+                written[invalid_writer.uri] = _write(
+                    spark, invalid_writer, frame, cfg, want, kafka_attempts
+                )
         finally:
             processed.unpersist()
 
@@ -418,12 +424,21 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
         "totals": result.totals(),
         "written": written,
         "expected": expected_by_writer,
+        "kafka_attempts": kafka_attempts,
         "dry_run": cfg.dry_run,
         "disabled_schemas": list(cfg.disabled_schemas),
     }
     report.finish(ok)
     result.report = report.to_dict()
     print(render_account(result))
+    for uri, att in kafka_attempts.items():
+        landed = att["landed"]
+        print(
+            f"{uri} ({att['sink']} sink): the topics gained "
+            f"{'?' if landed is None else sum(landed.values())} messages from every task "
+            f"attempt; {att['failed_attempts']} attempts failed; duplicates "
+            f"{'?' if att['duplicates'] is None else att['duplicates']}"
+        )
     result.report_paths = _write_reports(spark, cfg, writers, report)
     for p in result.report_paths:
         print(f"account written to {p}")
@@ -458,7 +473,12 @@ def _frame_for(processed: DataFrame, w: Writer, *, key: str | None) -> DataFrame
 
 
 def _write(
-    spark: SparkSession, w: WriterURI, frame: DataFrame, cfg: Config, expected: dict[str, int]
+    spark: SparkSession,
+    w: WriterURI,
+    frame: DataFrame,
+    cfg: Config,
+    expected: dict[str, int],
+    kafka_attempts: dict[str, dict[str, Any]],
 ) -> dict[str, int]:
     if w.kind == "file":
         from eljobs.io.files import write_files
@@ -472,6 +492,21 @@ def _write(
     kwargs["options"] = {**kwargs["options"], **w.options}
     result = write_to_kafka(frame, bootstrap_servers=w.target, **kwargs)
     log.info("%s: produced %s (sink %s: %s)", w.uri, result.produced, result.sink, result.reason)
+    kafka_attempts[w.uri] = {
+        "sink": result.sink,
+        "landed": result.landed,
+        "duplicates": result.duplicates,
+        "failed_attempts": result.failed_attempts,
+    }
+    if result.duplicates:
+        log.warning(
+            "%s: %d task attempts failed and were retried; the topics hold %d duplicate "
+            "messages besides the %d acknowledged (see docs/operations.md, retries and reruns)",
+            w.uri,
+            result.failed_attempts,
+            result.duplicates,
+            result.total,
+        )
     return dict(result.produced)
 
 

@@ -219,9 +219,42 @@ def test_writes_rows_to_two_topics_and_a_consumer_reads_exactly_them(
     )
     assert result.sink == sink
     assert result.produced == {a: 200, b: 100}
+    # The account of every attempt: the topics gained exactly that, no attempt failed.
+    assert result.landed == {a: 200, b: 100}
+    assert result.duplicates == 0 and result.failed_attempts == 0
     for t in (a, b):
         got = read_topic(broker.bootstrap_servers, t)
         assert sorted((m["key"], m["value"]) for m in got) == expected[t]
+
+
+@pytest.mark.parametrize("sink", ["spark", "python"])
+def test_messages_over_the_topic_max_message_bytes_fail_naming_topic_and_count(
+    spark: Any, broker: Broker, sink: str
+) -> None:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    small, fine = _topic(f"small_{sink}"), _topic(f"fine_{sink}")
+    admin = AdminClient({"bootstrap.servers": broker.bootstrap_servers})
+    futures = admin.create_topics(
+        [NewTopic(small, 1, 1, config={"max.message.bytes": "2000"}), NewTopic(fine, 1, 1)]
+    )
+    for f in futures.values():
+        f.result()
+    rows = [(small, "x" * (5000 if i % 4 == 0 else 10)) for i in range(12)]
+    rows += [(fine, "y" * 5000) for _ in range(3)]
+    df = spark.createDataFrame(rows, "topic string, value string").repartition(2)
+    with pytest.raises(KafkaContractError) as caught:
+        write_to_kafka(
+            df,
+            bootstrap_servers=broker.bootstrap_servers,
+            sink=sink,  # type: ignore[arg-type]
+        )
+    text = str(caught.value)
+    assert f"{small}: 3 of 12 messages exceed 2000 bytes" in text, text
+    assert fine not in text and "nothing was produced" in text
+    # Nothing dropped silently and nothing half-written: both topics are untouched.
+    assert read_topic(broker.bootstrap_servers, small) == []
+    assert read_topic(broker.bootstrap_servers, fine) == []
 
 
 def test_missing_topics_fail_naming_them_and_produce_nothing(spark: Any, broker: Broker) -> None:
@@ -383,6 +416,10 @@ def test_broker_killed_mid_write_fails_clearly_and_a_rerun_loses_nothing(
         err = box.get("error")
         assert isinstance(err, KafkaSinkError), box
         assert b.bootstrap_servers in str(err)
+        # The message gives what the topics gained from every attempt, or says it is unknown
+        # (here the brokers are gone), and warns that a rerun writes it again.
+        assert "counting every task attempt" in str(err) or "is unknown" in str(err)
+        assert "a rerun writes those messages again" in str(err)
         print(f"error after the kill: {err}")
 
         b.restart()  # a disk log: what the first write got acknowledged is still there

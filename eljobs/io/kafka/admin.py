@@ -82,3 +82,68 @@ def create_kafka_topics(
                 topics=sorted(missing),
             )
         time.sleep(0.1)
+
+
+def topic_end_offsets(
+    bootstrap_servers: str, topics: Sequence[str], options: Mapping[str, str], timeout_s: float
+) -> dict[str, int] | None:
+    """The sum of each topic's partition end offsets (high watermarks, committed or not): how
+    many messages the topic has ever been given. ``None`` when the brokers do not answer.
+
+    Two readings around a write tell how many messages the write left in each topic, from
+    every task attempt (failed ones included) and from any other producer meanwhile.
+    """
+    from confluent_kafka import Consumer, TopicPartition
+
+    conf = {
+        **admin_config(bootstrap_servers, options),
+        "group.id": "eljobs-offsets",
+        "enable.auto.commit": "false",
+        "isolation.level": "read_uncommitted",
+    }
+    consumer = Consumer(conf)
+    try:
+        md = consumer.list_topics(timeout=timeout_s)
+        out: dict[str, int] = {}
+        for t in topics:
+            meta = md.topics.get(t)
+            if meta is None or meta.error is not None:
+                out[t] = 0
+                continue
+            total = 0
+            for p in meta.partitions:
+                _, high = consumer.get_watermark_offsets(
+                    TopicPartition(t, p), timeout=timeout_s, cached=False
+                )
+                total += int(high)
+            out[t] = total
+        return out
+    except Exception:  # the brokers are gone (that is what a caller wants to know)
+        return None
+    finally:
+        consumer.close()
+
+
+def topic_max_message_bytes(
+    bootstrap_servers: str, topics: Sequence[str], options: Mapping[str, str], timeout_s: float
+) -> dict[str, int]:
+    """Each topic's ``max.message.bytes`` (the largest record batch the broker accepts)."""
+    from confluent_kafka.admin import AdminClient, ConfigResource
+
+    admin = AdminClient(admin_config(bootstrap_servers, options))
+    futures = admin.describe_configs(
+        [ConfigResource(ConfigResource.Type.TOPIC, t) for t in topics], request_timeout=timeout_s
+    )
+    out = {}
+    for res, fut in futures.items():
+        try:
+            entry = fut.result(timeout=timeout_s).get("max.message.bytes")
+        except Exception as e:
+            raise KafkaSinkError(
+                f"could not read max.message.bytes of topic {res.name} on {bootstrap_servers}: {e}",
+                bootstrap_servers=bootstrap_servers,
+                topics=[res.name],
+            ) from None
+        if entry is not None and entry.value is not None:
+            out[res.name] = int(entry.value)
+    return out

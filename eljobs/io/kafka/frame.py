@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from eljobs.io.kafka.errors import KafkaContractError
 
@@ -63,17 +63,74 @@ def prepare_frame(df: DataFrame, topic: str | None = None) -> DataFrame:
     return df.select(*cols)
 
 
+# The smallest framing of one record alone in a record batch (61 bytes of batch header, at
+# least 7 of record header): a record whose key and value exceed a topic's max.message.bytes
+# minus this can never be accepted uncompressed.
+RECORD_OVERHEAD_MIN = 68
+
+
+def _payload_bytes(df: DataFrame) -> Any:
+    from pyspark.sql import functions as F
+
+    def size(name: str) -> Any:
+        return F.coalesce(F.octet_length(F.col(name)), F.lit(0))
+
+    total = size("value")
+    if "key" in df.columns:
+        total = total + size("key")
+    if "headers" in df.columns:
+        total = total + F.coalesce(
+            F.aggregate(
+                F.col("headers"),
+                F.lit(0),
+                lambda acc, h: acc + F.octet_length(h["key"]) + F.octet_length(h["value"]),
+            ),
+            F.lit(0),
+        )
+    return total
+
+
+def topic_stats(df: DataFrame) -> dict[str, tuple[int, int]]:
+    """Per topic: rows routed to it and the largest key + value + headers in bytes (one
+    Spark action).
+
+    Raises:
+        KafkaContractError: some rows have a null topic.
+    """
+    from pyspark.sql import functions as F
+
+    out: dict[str, tuple[int, int]] = {}
+    rows = (
+        df.groupBy("topic")
+        .agg(F.count(F.lit(1)).alias("count"), F.max(_payload_bytes(df)).alias("largest"))
+        .collect()
+    )
+    for r in rows:
+        if r["topic"] is None:
+            raise KafkaContractError(
+                f"{r['count']} rows have a null topic; every row needs a topic (column or option)"
+            )
+        out[r["topic"]] = (int(r["count"]), int(r["largest"] or 0))
+    return out
+
+
 def rows_per_topic(df: DataFrame) -> dict[str, int]:
     """Rows routed to each topic (one Spark action).
 
     Raises:
         KafkaContractError: some rows have a null topic.
     """
-    counts: dict[str, int] = {}
-    for r in df.groupBy("topic").count().collect():
-        if r["topic"] is None:
-            raise KafkaContractError(
-                f"{r['count']} rows have a null topic; every row needs a topic (column or option)"
-            )
-        counts[r["topic"]] = int(r["count"])
-    return counts
+    return {t: n for t, (n, _) in topic_stats(df).items()}
+
+
+def oversized_per_topic(df: DataFrame, limits: dict[str, int]) -> dict[str, int]:
+    """Rows of each topic in ``limits`` too large for its ``max.message.bytes`` (one action)."""
+    from pyspark.sql import functions as F
+
+    cond = None
+    for t, limit in limits.items():
+        c = (F.col("topic") == t) & (_payload_bytes(df) > limit - RECORD_OVERHEAD_MIN)
+        cond = c if cond is None else cond | c
+    if cond is None:
+        return {}
+    return {r["topic"]: int(r["count"]) for r in df.where(cond).groupBy("topic").count().collect()}

@@ -215,7 +215,7 @@ def produce_batches(
         )
         return KafkaDeliveryError(
             f"{MARK} {why} (brokers {servers}; {handed} messages handed to the producer, "
-            f"{known}; first errors: {dr.errors})"
+            f"{known}; failed per topic: {dr.failed_by_topic}; first errors: {dr.errors})"
         )
 
     try:
