@@ -24,6 +24,7 @@ SPARK_JOBS = (
     "backfill",
     "extract",
     "refine",
+    "refine_dataset",
     "refine_monitor",
     "refine_sanitize",
     "refine_sanitize_monitor",
@@ -308,7 +309,10 @@ def test_refine_dry_run_on_local_spark(tmp_path: Path) -> None:
 
 
 #: Options a job's properties file leaves to the command line (a backfill names its hours).
-RUN_ARGS = {"backfill": ["--since", "2024-01-15T03", "--until", "2024-01-15T05"]}
+RUN_ARGS = {
+    "backfill": ["--since", "2024-01-15T03", "--until", "2024-01-15T05"],
+    "refine_dataset": ["--input_paths", "/raw/x/hour=00", "--partition_paths", "hour=0"],
+}
 
 
 def conf_jobs() -> dict[Path, str]:

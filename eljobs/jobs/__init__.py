@@ -7,6 +7,7 @@ JOBS: dict[str, str] = {
     "backfill": "eljobs.jobs.backfill",
     "extract": "eljobs.jobs.extract",
     "refine": "eljobs.jobs.refine",
+    "refine_dataset": "eljobs.jobs.refine_dataset",
     "refine_monitor": "eljobs.jobs.refine_monitor",
     "refine_sanitize": "eljobs.jobs.refine_sanitize",
     "refine_sanitize_monitor": "eljobs.jobs.refine_sanitize_monitor",

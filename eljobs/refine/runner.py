@@ -213,8 +213,15 @@ class ReadSettings:
     corrupt_threshold: int = 1
 
 
-class _Refiner:
-    """Refines targets of one run; shared by the table threads (read-only state)."""
+class Refiner:
+    """Refines targets of one run (read, transform, normalize, stage, evolve, commit, flag);
+    shared by the table threads (read-only state). Used by ``refine``, ``refine_sanitize``
+    and ``refine_dataset``.
+
+    Args:
+        max_files: at most this many output files per partition (None: the input's
+            partition count, as the reference).
+    """
 
     def __init__(
         self,
@@ -226,6 +233,7 @@ class _Refiner:
         codec: str,
         writer_for: WriterFactory,
         transform_options: Mapping[str, str] | None = None,
+        max_files: int | None = None,
     ) -> None:
         self.spark = spark
         self.fs = HadoopFs(spark)
@@ -235,6 +243,19 @@ class _Refiner:
         self.codec = codec
         self.writer_for = writer_for
         self.options = {**_conf_options(spark), **(transform_options or {})}
+        self.max_files = max_files
+
+    def run(self, targets: Sequence[RefineTarget], *, parallelism: int) -> list[TargetResult]:
+        """Refine ``targets``: tables in parallel (at most ``parallelism``), the targets of one
+        table serially in the given order."""
+        groups = list(group_by_table(targets).values())
+        out: list[TargetResult] = []
+        if not groups:
+            return out
+        with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(groups)))) as pool:
+            for table_results in pool.map(self.refine_table, groups):
+                out.extend(table_results)
+        return out
 
     def refine_table(self, targets: Sequence[RefineTarget]) -> list[TargetResult]:
         """Refine one table's targets serially, in order."""
@@ -293,7 +314,10 @@ class _Refiner:
             planned = writer.planned_schema(frame_schema, existing)
             # Back to the input's partition count without a shuffle (a transform such as
             # deduplicate leaves spark.sql.shuffle.partitions partitions); no-op when fewer.
-            df = conform_to_table(df, planned).coalesce(read.partitions)
+            files = (
+                read.partitions if self.max_files is None else min(read.partitions, self.max_files)
+            )
+            df = conform_to_table(df, planned).coalesce(max(files, 1))
             written = Observation(f"eljobs_refine_output_{uuid.uuid4().hex}")
             df = df.observe(written, F.count(F.lit(1)).alias("rows"))
             steps["plan"] = time.monotonic() - t0
@@ -407,7 +431,7 @@ def run_refine(
             if t.qualified_table in collisions:
                 result.targets.append(_collision_failure(fs, t, collisions[t.qualified_table]))
         targets_to_refine = [t for t in targets if t.qualified_table not in collisions]
-        refiner = _Refiner(
+        refiner = Refiner(
             spark,
             transforms=transforms,
             loader=loader,
@@ -423,26 +447,14 @@ def run_refine(
                 spark, fs, t, allow_recreate=cfg.allow_table_recreate
             ),
         )
-        groups = list(group_by_table(targets_to_refine).values())
-        with ThreadPoolExecutor(max_workers=max(1, min(cfg.parallelism, len(groups)))) as pool:
-            for table_results in pool.map(refiner.refine_table, groups):
-                result.targets.extend(table_results)
+        result.targets.extend(refiner.run(targets_to_refine, parallelism=cfg.parallelism))
     else:
         log.info("No targets need refinement in %s", source)
 
     failed = [r for r in result.targets if r.status == "failed"]
     result.ok = not failed
     if result.targets:
-        print(
-            format_table(
-                ["table", "partition", "status", "read", "corrupt", "written", "seconds"],
-                [
-                    [r.table, _rel(r), r.status, r.read, r.corrupt, r.written, r.seconds]
-                    for r in result.targets
-                ],
-                title=f"{job_name}: {len(result.targets)} targets, {len(failed)} failed",
-            )
-        )
+        print_results(job_name, result.targets)
     report.rows = [asdict(r) for r in result.targets]
     if failed:
         by_str = {str(t): t for t in targets}
@@ -495,6 +507,21 @@ def _collision_failure(fs: HadoopFs, target: RefineTarget, datasets: Sequence[st
         partition_path=target.partition_path,
         status="failed",
         error=message,
+    )
+
+
+def print_results(job_name: str, results: Sequence[TargetResult]) -> None:
+    """Print the run's table: one line per target with its account."""
+    failed = sum(r.status == "failed" for r in results)
+    print(
+        format_table(
+            ["table", "partition", "status", "read", "corrupt", "written", "seconds"],
+            [
+                [r.table, _rel(r), r.status, r.read, r.corrupt, r.written, r.seconds]
+                for r in results
+            ],
+            title=f"{job_name}: {len(results)} targets, {failed} failed",
+        )
     )
 
 
