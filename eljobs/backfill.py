@@ -163,9 +163,17 @@ def process_raw_lines(
     out_schema = StructType(fields)
 
     def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
         proc = _processor_for(token, repository, settings)
+        # EventError uuids from the line and its place: partition and row number within it
+        # (the same for the same input and split settings, retried tasks included).
+        ctx = TaskContext.get()
+        origin = f"p{ctx.partitionId()}" if ctx is not None else "p"
+        row = 0
         for batch in batches:
-            out = process_batch(batch, proc, raw_column=raw_column)
+            out = process_batch(batch, proc, raw_column=raw_column, origin=origin, first_row=row)
+            row += batch.num_rows
             if extra:
                 out = _add_template_columns(out, valid_templates, invalid_templates, extra)
             if drop:

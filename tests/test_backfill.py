@@ -219,3 +219,22 @@ def test_summarize_counts_disabled_events_and_writes_none() -> None:
         }
     ]
     assert expected == {("file:///a", "el_EventError"): 1}
+
+
+def test_event_error_uuids_are_the_same_in_two_runs(spark: Any) -> None:
+    repo = SchemaRepository.from_documents({("Demo", 1): SCHEMA}, source="test")
+    bad = {"event": {"action": "jump"}, "revision": 1, "schema": "Demo", "wiki": "enwiki"}
+    # identical invalid lines too: each keeps a uuid of its own (its row differs)
+    raw = [_line(bad, 2), "garbage", "garbage", _line(bad, 2), ""] * 3
+    df = spark.createDataFrame([(r,) for r in raw], "raw string").repartition(3)
+    df = df.sortWithinPartitions("raw").cache()  # one fixed input: what a re-read gives
+
+    def error_uuids() -> list[str]:
+        out = process_raw_lines(df, schemas=repo, hostname="h")
+        values = [r.value for r in out.where("kind != 'valid'").collect()]
+        return sorted(json.loads(v)["uuid"] for v in values)
+
+    first, second = error_uuids(), error_uuids()
+    assert len(first) == len(raw)
+    assert first == second
+    assert len(set(first)) == len(first)

@@ -15,6 +15,7 @@ from eljobs.eventlogging.processor import (
     PRODUCTION_FORMAT,
     Outcome,
     Processor,
+    error_uuid,
     process_batch,
     serialize,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "SchemaNotFound",
     "SchemaRepository",
     "SchemaRepositoryError",
+    "error_uuid",
     "event_platform_documents",
     "eventlogging_schema_from_event_platform",
     "process_batch",

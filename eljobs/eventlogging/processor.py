@@ -25,7 +25,6 @@ import json
 import re
 import socket
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -33,7 +32,7 @@ from typing import Any, Literal
 import pyarrow as pa
 
 from eljobs.eventlogging import jsoncodec
-from eljobs.eventlogging.logformat import LogParser, capsule_uuid
+from eljobs.eventlogging.logformat import LogParser, capsule_uuid, uuid5_hex
 from eljobs.eventlogging.schemas import SchemaRepository
 from eljobs.eventlogging.validation import CompiledSchema
 
@@ -45,6 +44,7 @@ __all__ = [
     "PRODUCTION_FORMAT",
     "Outcome",
     "Processor",
+    "error_uuid",
     "process_batch",
     "serialize",
 ]
@@ -149,6 +149,19 @@ def _scid_problem(name: Any, revision: Any) -> str | None:
     return None
 
 
+def error_uuid(position: str, raw: str) -> str:
+    """The ``uuid`` of the EventError of a raw line: UUID 5 (URL namespace) of
+    ``eljobs:EventError/<position>/<raw line>``, as 32 hex digits.
+
+    The reference used ``uuid1`` (time and host), so every run gave new uuids; derived from
+    the line and where it was read, a re-run or a retried task gives the same ones
+    (docs/differences.md). ``position`` is whatever places the line in its input; the backfill
+    uses the Spark partition and the row's number in it, the same for the same input and
+    split settings.
+    """
+    return uuid5_hex(f"eljobs:EventError/{position}/{raw}")
+
+
 class _ValidationFailed(Exception):
     pass
 
@@ -242,22 +255,27 @@ class Processor:
             raise found.with_traceback(None)  # a cached error: do not grow its traceback
         return found
 
-    def process(self, raw: str) -> Outcome:
-        """Process one raw line (without its trailing newline)."""
-        return Outcome(*self.process_tuple(raw))
+    def process(self, raw: str, position: str = "") -> Outcome:
+        """Process one raw line (without its trailing newline); ``position`` says where the
+        line was read (see :func:`error_uuid`)."""
+        return Outcome(*self.process_tuple(raw, position))
 
-    def process_tuple(self, raw: str) -> tuple[Kind, str, int, str | None, str | None, str | None]:
+    def process_tuple(
+        self, raw: str, position: str = ""
+    ) -> tuple[Kind, str, int, str | None, str | None, str | None]:
         """:meth:`process` as a plain tuple (kind, schema, revision, topic, value, message)."""
         try:
-            return self._process(raw)
+            return self._process(raw, position)
         except Exception as exc:  # e.g. a capsule too deeply nested to serialize: never lost
-            return self._error(raw, _message(exc), "processor", None)
+            return self._error(raw, _message(exc), "processor", None, (position, raw))
 
-    def _process(self, raw: str) -> tuple[Kind, str, int, str | None, str | None, str | None]:
+    def _process(
+        self, raw: str, position: str
+    ) -> tuple[Kind, str, int, str | None, str | None, str | None]:
         try:
             capsule = self.parser.parse(raw)
         except Exception as exc:
-            return self._error(raw, _message(exc), "processor", None)
+            return self._error(raw, _message(exc), "processor", None, (position, raw))
         capsule.pop("clientValidated", None)
         capsule.pop("isTruncated", None)
         try:
@@ -287,9 +305,10 @@ class Processor:
                     raise _ValidationFailed(message)
                 self.stats["fast_invalid_but_jsonschema_valid"] += 1
         except _ValidationFailed as failed:
-            return self._error(serialize(capsule), failed.args[0], "validation", capsule)
+            origin = (position, raw)
+            return self._error(serialize(capsule), failed.args[0], "validation", capsule, origin)
         except Exception as exc:
-            return self._error(raw, _message(exc), "processor", capsule)
+            return self._error(raw, _message(exc), "processor", capsule, (position, raw))
         if "dt" not in capsule and "timestamp" not in capsule:
             # The reference computes the uuid again here, from the then current time.
             capsule["uuid"] = capsule_uuid(capsule, clock=self.clock)
@@ -308,10 +327,17 @@ class Processor:
         )
 
     def event_error(
-        self, raw_event: str, message: str, code: str, parsed: dict[str, Any] | None
+        self,
+        raw_event: str,
+        message: str,
+        code: str,
+        parsed: dict[str, Any] | None,
+        origin: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
         """The EventError capsule of spec §9 (``schema``/``revision`` from the parsed capsule,
-        else recovered from the percent-encoded raw text, else ``unknown``/-1)."""
+        else recovered from the percent-encoded raw text, else ``unknown``/-1). ``origin`` is
+        the ``(position, raw line)`` the uuid is derived from (:func:`error_uuid`; default:
+        no position and ``raw_event``)."""
         schema: Any = "unknown"
         revision: Any = -1
         if parsed:
@@ -332,7 +358,7 @@ class Processor:
             "schema": ERROR_SCHEMA,
             "revision": ERROR_REVISION,
             "wiki": "",
-            "uuid": uuid.uuid1().hex,
+            "uuid": error_uuid(*(origin or ("", raw_event))),
             "recvFrom": self.hostname,
             "timestamp": round(self.clock()),
             "event": {
@@ -345,9 +371,14 @@ class Processor:
         }
 
     def _error(
-        self, raw_event: str, message: str, code: Kind, parsed: dict[str, Any] | None
+        self,
+        raw_event: str,
+        message: str,
+        code: Kind,
+        parsed: dict[str, Any] | None,
+        origin: tuple[str, str] | None = None,
     ) -> tuple[Kind, str, int, str | None, str | None, str | None]:
-        error = self.event_error(raw_event, message, code, parsed)
+        error = self.event_error(raw_event, message, code, parsed, origin)
         try:
             topic = render_topic(self.invalid_topic_template, error)
         except (KeyError, IndexError, AttributeError, TypeError, ValueError):
@@ -365,17 +396,30 @@ class Processor:
 
 
 def process_batch(
-    batch: pa.RecordBatch, processor: Processor, *, raw_column: str = "raw"
+    batch: pa.RecordBatch,
+    processor: Processor,
+    *,
+    raw_column: str = "raw",
+    origin: str = "",
+    first_row: int = 0,
 ) -> pa.RecordBatch:
     """Process every line of ``batch[raw_column]``; returns the input columns followed by
-    :data:`OUTPUT_SCHEMA_FIELDS`. A null line is a ``processor`` error."""
+    :data:`OUTPUT_SCHEMA_FIELDS`. A null line is a ``processor`` error.
+
+    Row ``i`` of the batch is at position ``f"{origin}:{first_row + i}"`` (see
+    :func:`error_uuid`): give the batch's place in the input (e.g. the Spark partition and the
+    number of rows before the batch) for EventError uuids that identify the line.
+    """
     lines = batch.column(raw_column).to_pylist()
     process = processor.process_tuple
+    prefix = f"{origin}:"
     results = [
-        process(line)
+        process(line, f"{prefix}{first_row + i}")
         if line is not None
-        else processor._error("", "raw line is null", "processor", None)
-        for line in lines
+        else processor._error(
+            "", "raw line is null", "processor", None, (f"{prefix}{first_row + i}", "")
+        )
+        for i, line in enumerate(lines)
     ]
     columns = list(zip(*results, strict=True)) if results else [()] * len(OUTPUT_SCHEMA_FIELDS)
     arrays = list(batch.columns)

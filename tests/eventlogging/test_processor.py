@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -249,6 +250,22 @@ def test_non_object_event_valid_without_top_level_type(proc: Processor, event: o
 
 
 # ------------------------------------------------------------------ parse failures
+
+
+def test_event_error_uuid_comes_from_the_line_and_its_position(proc: Processor) -> None:
+    from eljobs.eventlogging import error_uuid
+
+    bad = line(capsule({"value": 5}))
+    uuids = {
+        (raw, pos): json.loads(proc.process(raw, pos).value or "")["uuid"]
+        for raw in (bad, "garbage")
+        for pos in ("p0:1", "p0:2")
+    }
+    assert len(set(uuids.values())) == 4
+    for (raw, pos), u in uuids.items():
+        assert u == error_uuid(pos, raw) == json.loads(proc.process(raw, pos).value or "")["uuid"]
+    name = f"eljobs:EventError/p0:1/{bad}"
+    assert uuids[(bad, "p0:1")] == uuid.uuid5(uuid.NAMESPACE_URL, name).hex
 
 
 def test_parse_failure_recovers_scid_from_raw_text(proc: Processor) -> None:
