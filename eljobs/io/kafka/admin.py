@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from eljobs.io.kafka.errors import KafkaSinkError, KafkaUnreachableError
 from eljobs.io.kafka.options import admin_config
@@ -69,19 +70,33 @@ def create_kafka_topics(
             bootstrap_servers=bootstrap_servers,
             topics=topics,
         )
+    # A new topic is in metadata before its partitions have a leader; a reader or writer that
+    # comes then gets NOT_LEADER_OR_FOLLOWER (seen on Apache Kafka), so wait for the leaders.
     deadline = time.monotonic() + timeout_s
     while True:
-        missing = set(topics) - existing_topics(bootstrap_servers, options, timeout_s)
+        missing = _without_leaders(admin, topics, timeout_s)
         if not missing:
             return
         if time.monotonic() > deadline:
             raise KafkaSinkError(
-                f"topics {sorted(missing)} were created on {bootstrap_servers} but did not "
-                f"appear in metadata within {timeout_s:g}s",
+                f"topics {sorted(missing)} were created on {bootstrap_servers} but their "
+                f"partitions had no leader in metadata within {timeout_s:g}s",
                 bootstrap_servers=bootstrap_servers,
                 topics=sorted(missing),
             )
         time.sleep(0.1)
+
+
+def _without_leaders(admin: Any, topics: Sequence[str], timeout_s: float) -> set[str]:
+    """The ``topics`` that are missing from metadata or have a partition without a leader."""
+    md = admin.list_topics(timeout=timeout_s)
+    out = set()
+    for t in topics:
+        meta = md.topics.get(t)
+        parts = meta.partitions.values() if meta is not None and meta.error is None else []
+        if not parts or any(p.leader < 0 for p in parts):
+            out.add(t)
+    return out
 
 
 def topic_end_offsets(
