@@ -20,9 +20,10 @@ Values are converted by the field's annotation, following the rules of the Scala
 * ``Literal[...]``: one of the listed strings.
 * ``X | None``: an empty value means None.
 
-After conversion the dataclass's ``validate()`` method, if it has one, returns a list of
-problems; all problems (conversion and validation) are reported together in one
-:class:`ConfigError`.
+A job config inherits :class:`JobConfig`, so it checks itself when it is made: its
+``validate()`` returns a list of problems and construction raises one :class:`ConfigError`
+naming them all. A config built in Python (notebooks, the demo, tests) is therefore as checked
+as one parsed from the command line, where conversion problems are reported together too.
 """
 
 from __future__ import annotations
@@ -53,6 +54,25 @@ class ConfigError(ValueError):
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
+
+
+class JobConfig:
+    """Base of every job's config dataclass: a config is valid from the moment it exists.
+
+    The dataclass-generated ``__init__`` calls :meth:`__post_init__`, which raises a
+    :class:`ConfigError` listing every problem :meth:`validate` finds. Subclasses extend
+    ``validate`` (calling ``super().validate()``); one that normalizes its fields in its own
+    ``__post_init__`` calls ``super().__post_init__()`` last.
+    """
+
+    def validate(self) -> list[str]:
+        """Every problem with the options, as messages naming the option (empty: usable)."""
+        return []
+
+    def __post_init__(self) -> None:
+        problems = list(self.validate())
+        if problems:
+            raise ConfigError(problems)
 
 
 class HelpRequested(Exception):
@@ -405,15 +425,12 @@ def parse_config(
         raise ConfigError(problems)
 
     try:
-        cfg = cls(**values)
+        # A JobConfig validates itself here (every problem in one ConfigError).
+        return cls(**values)
+    except ConfigError:
+        raise
     except (TypeError, ValueError) as e:
         raise ConfigError([str(e)]) from e
-    validate = getattr(cfg, "validate", None)
-    if callable(validate):
-        more = list(validate())
-        if more:
-            raise ConfigError(more)
-    return cfg
 
 
 def _tokenize(

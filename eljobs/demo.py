@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import sys
 import time
@@ -186,23 +187,14 @@ def run_extract(
     spark: SparkSession, bootstrap: str, since: datetime, until: datetime, out: Path
 ) -> Any:
     """Steps 2 and 4: every message of the eventlogging_* topics in [since, until)."""
-    from eljobs.config import parse_config
     from eljobs.jobs import extract
 
-    cfg = parse_config(
-        extract.Config,
-        [
-            "--bootstrap_servers",
-            bootstrap,
-            "--topics_regex",
-            "eventlogging_.*",
-            "--since",
-            since.isoformat(),
-            "--until",
-            until.isoformat(),
-            "--output",
-            out.as_uri(),
-        ],
+    cfg = extract.Config(
+        bootstrap_servers=bootstrap,
+        topics_regex=re.compile("eventlogging_.*"),
+        since=since,
+        until=until,
+        output=out.as_uri(),
     )
     return extract.run(spark, cfg)
 
@@ -211,33 +203,20 @@ def run_backfill(
     spark: SparkSession, bootstrap: str, since: datetime, until: datetime, paths: dict[str, Path]
 ) -> Any:
     """Step 3: the raw hours into Kafka, as the production procedure did."""
-    from eljobs.config import parse_config
     from eljobs.jobs import backfill
 
-    cfg = parse_config(
-        backfill.Config,
-        [
-            # The production format and topics of conf/backfill_eventlogging_client_side.properties.
-            "--format",
-            "%q %{recvFrom}s %{seqId}d %D %{ip}i %u",
-            "--input_path_datetime_format",
-            "yyyy/MM/dd/HH",
-            "--input_path",
-            str(paths["raw_client_side"]),
-            "--schemas_path",
-            str(paths["schemas"]),
-            "--output",
-            f'["kafka:///{bootstrap}?topic=eventlogging_{{schema}}"]',
-            "--output_invalid",
-            "first",
-            "--create_topics",
-            "--since",
-            since.isoformat(),
-            "--until",
-            until.isoformat(),
-            "--report_path",
-            str(paths["reports"] / "backfill.json"),
-        ],
+    cfg = backfill.Config(
+        # The production format and topics of conf/backfill_eventlogging_client_side.properties.
+        format="%q %{recvFrom}s %{seqId}d %D %{ip}i %u",
+        input_path_datetime_format="yyyy/MM/dd/HH",
+        input_path=str(paths["raw_client_side"]),
+        schemas_path=(str(paths["schemas"]),),
+        output=(f"kafka:///{bootstrap}?topic=eventlogging_{{schema}}",),
+        output_invalid=backfill.FIRST_OUTPUT,
+        create_topics=True,
+        since=since,
+        until=until,
+        report_path=str(paths["reports"] / "backfill.json"),
     )
     return backfill.run(spark, cfg)
 
@@ -278,47 +257,29 @@ def run_refine(
     spark: SparkSession, since: datetime, until: datetime, paths: dict[str, Path], database: str
 ) -> Any:
     """Step 6: raw hourly partitions -> Hive tables in database ``event``."""
-    import re
-
-    from eljobs.config import parse_config
     from eljobs.jobs import refine
 
     # Like the Scala job, refine writes into existing databases: create the demo's.
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {database} LOCATION '{paths['event']}'")
     base = re.escape(str(paths["raw_legacy"]))
-    cfg = parse_config(
-        refine.Config,
-        [
-            "--input_path",
-            str(paths["raw_legacy"]),
-            "--input_path_regex",
-            rf"{base}/eventlogging_(.+)/year=(\d+)/month=(\d+)/day=(\d+)/hour=(\d+)",
-            "--input_path_regex_capture_groups",
-            "table,year,month,day,hour",
-            "--output_path",
-            str(paths["event"]),
-            "--output_database",
-            database,
-            "--schema_base_uris",
-            "eventlogging",
-            "--eventlogging_schemas_path",
-            str(paths["schemas"]),
-            "--transform_functions",
-            "filter_allowed_domains,event_transforms",
-            # The demo geocodes with the bundled GeoLite2 City of 2018, not production data.
-            "--geocode_database",
-            "bundled",
-            "--merge_with_hive_schema_before_read",
-            "true",
-            "--parallelism",
-            "2",
-            "--since",
-            since.isoformat(),
-            "--until",
-            until.isoformat(),
-            "--report_path",
-            str(paths["reports"] / "refine.json"),
-        ],
+    cfg = refine.Config(
+        input_path=str(paths["raw_legacy"]),
+        input_path_regex=re.compile(
+            rf"{base}/eventlogging_(.+)/year=(\d+)/month=(\d+)/day=(\d+)/hour=(\d+)"
+        ),
+        input_path_regex_capture_groups=("table", "year", "month", "day", "hour"),
+        output_path=str(paths["event"]),
+        output_database=database,
+        schema_base_uris=("eventlogging",),
+        eventlogging_schemas_path=str(paths["schemas"]),
+        transform_functions=("filter_allowed_domains", "event_transforms"),
+        # The demo geocodes with the bundled GeoLite2 City of 2018, not production data.
+        geocode_database="bundled",
+        merge_with_hive_schema_before_read=True,
+        parallelism=2,
+        since=since,
+        until=until,
+        report_path=str(paths["reports"] / "refine.json"),
     )
     return refine.run(spark, cfg)
 
@@ -333,41 +294,23 @@ def run_sanitize(
 ) -> Any:
     """Step 7: ``salts rotate`` then ``event`` -> ``event_sanitized`` through the allowlist."""
     source, target = databases
-    from eljobs.config import parse_config
     from eljobs.jobs import refine_sanitize, salts
 
     # One rotation per distinct quarter: the demo hours may straddle a quarter's start.
     for when in sorted({hours[0], utcnow()}):
-        cfg = parse_config(
-            salts.Config,
-            ["rotate", "--salts_path", str(paths["salts"]), "--now", when.isoformat()],
-        )
-        salts.run(None, cfg)
+        salts.run(None, salts.Config(salts_path=str(paths["salts"]), now=when))
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {target} LOCATION '{paths['event_sanitized']}'")
-    cfg_s = parse_config(
-        refine_sanitize.Config,
-        [
-            "--input_database",
-            source,
-            "--output_database",
-            target,
-            "--output_path",
-            str(paths["event_sanitized"]),
-            "--allowlist_path",
-            str(_allowlist()),
-            "--keep_all_enabled",
-            "false",
-            "--salts_path",
-            str(paths["salts"]),
-            "--parallelism",
-            "2",
-            "--since",
-            since.isoformat(),
-            "--until",
-            until.isoformat(),
-            "--report_path",
-            str(paths["reports"] / "refine_sanitize.json"),
-        ],
+    cfg_s = refine_sanitize.Config(
+        input_database=source,
+        output_database=target,
+        output_path=str(paths["event_sanitized"]),
+        allowlist_path=str(_allowlist()),
+        keep_all_enabled=False,
+        salts_path=str(paths["salts"]),
+        parallelism=2,
+        since=since,
+        until=until,
+        report_path=str(paths["reports"] / "refine_sanitize.json"),
     )
     return refine_sanitize.run(spark, cfg_s)
 

@@ -13,6 +13,7 @@ import pytest
 from eljobs.config import (
     ConfigError,
     HelpRequested,
+    JobConfig,
     effective_config,
     option,
     parse_config,
@@ -23,7 +24,7 @@ NOW = datetime(2024, 3, 22, 19, 42, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
-class Demo:
+class Demo(JobConfig):
     """A demo job."""
 
     output_path: str = option(help="where to write")
@@ -115,6 +116,14 @@ def test_all_problems_reported_together() -> None:
 def test_validate_hook() -> None:
     with pytest.raises(ConfigError, match="must be positive"):
         parse_config(Demo, ["--output_path", "/x", "--limit", "0"])
+
+
+def test_a_config_built_in_python_is_validated_too() -> None:
+    # Notebooks and the demo build configs directly: the same checks apply there.
+    with pytest.raises(ConfigError, match="must be positive") as e:
+        Demo(output_path="/x", limit=0)
+    assert e.value.problems == ["--limit: must be positive"]
+    assert Demo(output_path="/x", limit=1).limit == 1
 
 
 def test_help_lists_every_option_with_default() -> None:

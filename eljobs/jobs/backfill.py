@@ -139,6 +139,7 @@ class Config(KafkaOptions):
         # glue back every piece that does not start a URI of its own.
         object.__setattr__(self, "output", rejoin_uris(self.output))
         object.__setattr__(self, "disabled_schemas", expand_name_files(self.disabled_schemas))
+        super().__post_init__()
 
     def writers(self) -> list[WriterURI]:
         """The parsed ``--output`` URIs."""
@@ -155,7 +156,7 @@ class Config(KafkaOptions):
 
     def validate(self) -> list[str]:
         """Every problem with the options."""
-        problems = self.kafka_option_problems()
+        problems = super().validate()
         if not self.output and not self.dry_run:
             problems.append("--output: at least one writer URI is required (or --dry_run)")
         bare_invalid = (self.output_invalid or "").strip().lower() in (FIRST_OUTPUT, "true")

@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from eljobs.config import effective_config, option
 from eljobs.io.fs import filesystem, join
+from eljobs.io.kafka.options import KafkaClientOptions
 from eljobs.io.kafka.source import plan_ranges, read_window
 from eljobs.jobs.base import job_main
 from eljobs.report import RunReport, format_table
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(KafkaClientOptions):
     """Extract every message of Kafka topics for a time window into files."""
 
     bootstrap_servers: str = option(help="Kafka bootstrap servers, host:port[,host:port...].")
@@ -69,21 +70,10 @@ class Config:
         help="value: raw message values one per line; record: JSON with topic, partition, "
         "offset, timestamp (ms), key and value.",
     )
-    kafka_option: dict[str, str] = option(
-        default_factory=dict,
-        accumulate=True,
-        pair_sep="=",
-        prefix="kafka.",
-        help="Consumer setting with Spark's kafka. prefix, e.g. kafka.fetch.wait.max.ms=50 "
-        "(repeatable; properties files may carry kafka.* keys directly).",
-    )
     kafka_reader: Literal["auto", "spark", "python"] = option(
         "auto",
         help="spark (Spark's Kafka source, needs the spark-sql-kafka-0-10 connector), python "
         "(eljobs' Python Data Source reader) or auto (spark when the connector is present).",
-    )
-    kafka_timeout: float = option(
-        30.0, help="Seconds without any answer from the brokers before the job fails."
     )
     report_path: str | None = option(
         None,
@@ -98,7 +88,7 @@ class Config:
 
     def validate(self) -> list[str]:
         """Every problem with the options."""
-        problems = []
+        problems = super().validate()
         if bool(self.topics) == (self.topics_regex is not None):
             problems.append("give exactly one of --topics and --topics_regex")
         if floor_hour(self.until) <= ceil_hour(self.since):
@@ -106,11 +96,6 @@ class Config:
                 f"--since/--until: the window [{isoformat_z(ceil_hour(self.since))}, "
                 f"{isoformat_z(floor_hour(self.until))}) holds no whole hour"
             )
-        for k in self.kafka_option:
-            if not k.startswith("kafka."):
-                problems.append(f"--kafka_option: expected kafka.<setting>=<value>, found {k!r}")
-        if self.kafka_timeout <= 0:
-            problems.append(f"--kafka_timeout: expected seconds > 0, found {self.kafka_timeout}")
         if not self.output.strip():
             problems.append("--output: expected file:///DIR")
         if self.plot:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from eljobs.config import option
+from eljobs.config import JobConfig, option
 from eljobs.io.fs import filesystem, is_local
 from eljobs.jobs.base import job_main
 from eljobs.report import format_table
@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(JobConfig):
     """Create the salt of the current period (64 random lower-case hex characters, file named
     <start>_<end>_<deletion> in yyyyMMddHH UTC) and delete salts whose deletion time has come.
     Periods are counted from 1970-01-01T00Z in steps of --period."""
@@ -77,7 +77,7 @@ class Config:
 
     def validate(self) -> list[str]:
         """Every problem of the option set."""
-        problems = []
+        problems = super().validate()
         for name in ("period", "retention"):
             try:
                 parse_optional_duration(getattr(self, name), option=name)

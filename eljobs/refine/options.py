@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from eljobs.config import option
+from eljobs.config import JobConfig, option
 from eljobs.timewindow import utcnow
 
 #: ``input_format`` values Refine understands.
@@ -32,7 +32,7 @@ def _cpu_count() -> int:
 
 
 @dataclass(frozen=True, kw_only=True)
-class RefineConfig:
+class RefineConfig(JobConfig):
     """Refine raw JSON (or parquet, SequenceFile, text) hourly partitions into evolving Hive
     tables, one output partition per input directory, with _REFINED/_REFINE_FAILED flags.
 
@@ -188,7 +188,7 @@ class RefineConfig:
 
     def validate(self) -> list[str]:
         """Every problem of the option set, as messages (empty when the config is usable)."""
-        problems: list[str] = []
+        problems = super().validate()
         if self.input_path and self.input_database:
             problems.append("Only one of input_path or input_database is allowed.")
         if not self.input_path and not self.input_database:

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from eljobs.config import parse_config
+from eljobs.config import ConfigError, parse_config
 from eljobs.io.kafka import (
     CONNECTOR_CLASS,
     KafkaContractError,
@@ -91,9 +91,10 @@ def test_kafka_options_parse_from_cli_and_properties(tmp_path: Any) -> None:
         "topic_partitions": 3,
         "timeout_s": 30.0,
     }
-    assert cfg.kafka_option_problems() == []
-    bad = KafkaOptions(kafka_option={"linger.ms": "1"}, topic_partitions=0)
-    assert len(bad.kafka_option_problems()) == 2
+    assert cfg.validate() == []
+    with pytest.raises(ConfigError) as e:
+        KafkaOptions(kafka_option={"linger.ms": "1"}, topic_partitions=0)
+    assert len(e.value.problems) == 2
 
 
 # ------------------------------------------------------------------------------------------

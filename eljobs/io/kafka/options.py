@@ -14,14 +14,48 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from eljobs.config import option
+from eljobs.config import JobConfig, option
 from eljobs.io.kafka.errors import KafkaContractError
 
 SinkName = Literal["auto", "spark", "python"]
 
 
 @dataclass(frozen=True, kw_only=True)
-class KafkaOptions:
+class KafkaClientOptions(JobConfig):
+    """The Kafka options every job that talks to Kafka has, reading or writing; inherit from
+    it (or :class:`KafkaOptions`) in a job's ``Config``."""
+
+    kafka_option: dict[str, str] = option(
+        default_factory=dict,
+        accumulate=True,
+        pair_sep="=",
+        prefix="kafka.",
+        help="Client setting with Spark's kafka. prefix, e.g. kafka.linger.ms=50 (producer) or "
+        "kafka.fetch.wait.max.ms=50 (consumer); repeatable, and properties files may carry "
+        "kafka.* keys directly.",
+    )
+    kafka_timeout: float = option(
+        30.0,
+        help="Seconds to wait for the brokers to answer (and, when writing, for each message "
+        "to be acknowledged) before the job fails.",
+    )
+
+    def validate(self) -> list[str]:
+        """Problems with the client options, then those of the job's other options."""
+        problems = super().validate()
+        for k in self.kafka_option:
+            if not k.startswith("kafka."):
+                problems.append(
+                    f"--kafka_option: expected kafka.<setting>=<value> (kafka.linger.ms=50), "
+                    f"found {k!r}"
+                )
+        if self.kafka_timeout <= 0:
+            problems.append(f"--kafka_timeout: expected seconds > 0, found {self.kafka_timeout}")
+        return problems
+
+
+@dataclass(frozen=True, kw_only=True)
+class KafkaOptions(KafkaClientOptions):
     """The Kafka sink options of a job; inherit from it in a job's ``Config``."""
 
     kafka_sink: SinkName = option(
@@ -30,23 +64,10 @@ class KafkaOptions:
         "connector), python (eljobs' Python Data Source writer) or auto (spark when the "
         "connector is on the classpath, else python).",
     )
-    kafka_option: dict[str, str] = option(
-        default_factory=dict,
-        accumulate=True,
-        pair_sep="=",
-        prefix="kafka.",
-        help="Producer setting with Spark's kafka. prefix, e.g. kafka.linger.ms=50 "
-        "(repeatable; properties files may carry kafka.* keys directly).",
-    )
     create_topics: bool = option(
         False, help="Create missing topics (with --topic_partitions) instead of failing."
     )
     topic_partitions: int = option(1, help="Partitions of topics made by --create_topics.")
-    kafka_timeout: float = option(
-        30.0,
-        help="Seconds to wait for the brokers to answer, and for each message to be "
-        "acknowledged, before the write fails.",
-    )
 
     def kafka_write_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`write_to_kafka` (all but ``bootstrap_servers``)."""
@@ -58,21 +79,13 @@ class KafkaOptions:
             "timeout_s": self.kafka_timeout,
         }
 
-    def kafka_option_problems(self) -> list[str]:
-        """Problems with these options, for a job's ``validate()``."""
-        problems = []
-        for k in self.kafka_option:
-            if not k.startswith("kafka."):
-                problems.append(
-                    f"--kafka_option: expected keys with the kafka. prefix "
-                    f"(kafka.linger.ms=50), found {k!r}"
-                )
+    def validate(self) -> list[str]:
+        """Problems with the client and sink options, then those of the job's other options."""
+        problems = super().validate()
         if self.topic_partitions < 1:
             problems.append(
                 f"--topic_partitions: expected a whole number >= 1, found {self.topic_partitions}"
             )
-        if self.kafka_timeout <= 0:
-            problems.append(f"--kafka_timeout: expected seconds > 0, found {self.kafka_timeout}")
         return problems
 
 
