@@ -18,7 +18,7 @@ from typing import Any
 
 from pyspark.sql.types import StructType
 
-from eljobs.config import effective_config, option
+from eljobs.config import JobConfig, effective_config, option
 from eljobs.refine.options import INPUT_FORMATS
 from eljobs.refine.targets import HadoopFs, RefineTarget, parse_hive_partition_path
 
@@ -31,7 +31,7 @@ _PARTITION_PATH = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*=[^/]+/?)+$")
 
 
 @dataclass(frozen=True, kw_only=True)
-class RefineDatasetConfig:
+class RefineDatasetConfig(JobConfig):
     """Refine the given input directories into the given Hive table, one partition per input
     (the options of the Scala RefineHiveDataset CLI), creating or evolving the table.
 
@@ -118,7 +118,7 @@ class RefineDatasetConfig:
 
     def validate(self) -> list[str]:
         """Every problem of the option set, as messages (empty when usable)."""
-        problems: list[str] = []
+        problems = super().validate()
         if not self.input_paths:
             problems.append("Must provide input_paths.")
         elif len(self.input_paths) != len(self.partition_paths):
