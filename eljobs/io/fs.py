@@ -46,11 +46,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Hadoop's glob characters ``? * [ ] { } \`` escaped by a backslash: one function for eljobs
+from eljobs.io.globs import escape_glob
+
 #: The default file system when no ``core-site.xml`` names one (Hadoop's own default).
 LOCAL_DEFAULT_FS = "file:///"
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*):(.*)$", re.DOTALL)
-_GLOB_SPECIAL = re.compile(r"([?*\[\]{}\\])")
 _GZIP_NAMES = (".gz", ".gzip")
 _BZIP2_NAMES = (".bz2", ".bzip2")
 
@@ -267,12 +269,6 @@ def parent(path: str) -> str:
     if scheme is None:
         return up
     return _qualified(scheme, authority or "", up)
-
-
-def escape_glob(path: str) -> str:
-    """``path`` with Hadoop's glob characters ``? * [ ] { } \\`` escaped by a backslash, so a
-    glob-taking API (``spark.read``, ``globStatus``) reads exactly that path."""
-    return _GLOB_SPECIAL.sub(r"\\\1", path)
 
 
 def glob_to_regex(component: str) -> re.Pattern[str]:

@@ -44,7 +44,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from eljobs.errors import InputError
-from eljobs.io.fs import JvmFileSystem, escape_glob, join
+from eljobs.io.fs import JvmFileSystem, join
+from eljobs.io.globs import escape_glob, escape_input_paths
 from eljobs.timewindow import compile_joda, hours_in_window
 
 if TYPE_CHECKING:
@@ -280,7 +281,7 @@ def _first_line(fs: JvmFileSystem, path: str, limit: int = 64) -> str:
 
 def _hadoop_input_paths(files: Sequence[RawFile]) -> str:
     # FileInputFormat takes a comma separated list of glob patterns: escape both.
-    return ",".join(escape_glob(f.path).replace(",", "\\,") for f in files)
+    return ",".join(escape_input_paths(f.path) for f in files)
 
 
 def _read_sequence(spark: SparkSession, files: Sequence[RawFile]) -> DataFrame:

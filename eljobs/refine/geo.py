@@ -170,15 +170,58 @@ def resolve_database_path(
             path,
             source,
         )
-    if path.startswith("file://"):
-        path = path[len("file://") :]
-    if not Path(path).is_file():
+    # The database is opened by the maxminddb library in every Python worker, so it is a
+    # local file: a bare path is the same path on the driver and every worker (as the Scala
+    # job's maxmind.database.city, opened with java.io.File), whatever fs.defaultFS says.
+    # A file on another file system (hdfs://...) is shipped to the workers by Spark.
+    from eljobs.io.fs import LOCAL_DEFAULT_FS, local_path
+
+    local = local_path(path, default=LOCAL_DEFAULT_FS)
+    if local is None:
+        return ship_database(path, source)
+    if not Path(local).is_file():
         raise GeocodeDatabaseError(
-            f"expected a MaxMind City database file at {path!r} (from {source}); found no "
+            f"expected a MaxMind City database file at {local!r} (from {source}); found no "
             f"file. Set Refine's --geocode_database to the database ({BUNDLED!r}: the 2018 "
             "GeoLite2 of maxminddb-geolite2, for demos and tests)"
         )
-    return path
+    return local
+
+
+#: Prefix of a database path that Spark shipped to every node (:func:`ship_database`).
+SHIPPED_PREFIX = "sparkfiles:"
+
+
+def ship_database(uri: str, source: str = "argument database") -> str:
+    """Give every worker a local copy of the database at ``uri`` (any Hadoop file system)
+    with ``SparkContext.addFile``; returns ``sparkfiles:<name>``, which :func:`_reader` finds
+    in the node's Spark files directory.
+
+    Raises:
+        GeocodeDatabaseError: no Spark session, or no such file (the message names it).
+    """
+    from eljobs.io.fs import active_session, basename, filesystem
+
+    spark = active_session()
+    if spark is None:
+        raise GeocodeDatabaseError(
+            f"the MaxMind City database {uri!r} (from {source}) is not on the local disk: "
+            "shipping it to the workers needs a Spark session"
+        )
+    fs = filesystem(spark)
+    info = fs.info(uri)
+    if info is None or info.is_dir:
+        raise GeocodeDatabaseError(
+            f"expected a MaxMind City database file at {uri!r} (from {source}); found no file"
+        )
+    name = basename(info.path)
+    if name not in _SHIPPED:
+        spark.sparkContext.addFile(info.path)
+        _SHIPPED.add(name)
+    return SHIPPED_PREFIX + name
+
+
+_SHIPPED: set[str] = set()
 
 
 def describe_database(path: str) -> str:
@@ -198,6 +241,11 @@ _READERS_LOCK = threading.Lock()
 
 def _reader(path: str) -> Any:
     """The process-wide reader of ``path``, opened on first use."""
+    if path.startswith(SHIPPED_PREFIX):
+        from pyspark import SparkFiles
+
+        # where Spark put the shipped copy on this node (driver or executor)
+        path = SparkFiles.get(path[len(SHIPPED_PREFIX) :])
     reader = _READERS.get(path)
     if reader is None:
         with _READERS_LOCK:

@@ -47,7 +47,8 @@ from eljobs.refine.evolution import planned_table_schema
 from eljobs.refine.table_writer import write_parquet
 
 if TYPE_CHECKING:
-    from eljobs.refine.targets import HadoopFs, RefineTarget
+    from eljobs.io.fs import FileSystem
+    from eljobs.refine.targets import RefineTarget
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ class HiveTableWriter:
     """
 
     def __init__(
-        self, spark: Any, fs: HadoopFs, target: RefineTarget, *, allow_recreate: bool = False
+        self, spark: Any, fs: FileSystem, target: RefineTarget, *, allow_recreate: bool = False
     ) -> None:
         self.spark = spark
         self.fs = fs
@@ -152,10 +153,10 @@ class HiveTableWriter:
         return self.fs.qualify(a).rstrip("/") == self.fs.qualify(b).rstrip("/")
 
     def _rename(self, source: str, dest: str) -> None:
-        if not self.fs.rename(source, dest):
-            raise CommitError(
-                f"could not move {source} to {dest}: the file system refused the rename"
-            )
+        try:
+            self.fs.rename(source, dest)
+        except OSError as e:  # FsError names both paths and the reason
+            raise CommitError(str(e)) from e
 
     def _gather_legacy(self, part: str) -> str:
         """Move the data files of a flat partition into ``data-legacy/`` and point the
@@ -164,7 +165,7 @@ class HiveTableWriter:
         t = self.target
         legacy = f"{part}/{LEGACY_DIR}"
         self.fs.mkdirs(legacy)
-        for entry in self.fs.list(part):
+        for entry in self.fs.list(part, missing_ok=True):
             if entry.is_dir or entry.name.startswith(("_", ".")):
                 continue
             self._rename(entry.path, f"{legacy}/{entry.name}")
@@ -178,7 +179,7 @@ class HiveTableWriter:
         """Delete every entry of the partition directory but ``keep`` (old data, leftovers of
         killed runs, old flags: the runner writes the new flag next)."""
         kept = self.fs.qualify(keep).rstrip("/")
-        for entry in self.fs.list(part):
+        for entry in self.fs.list(part, missing_ok=True):
             if self.fs.qualify(entry.path).rstrip("/") == kept:
                 continue
             try:

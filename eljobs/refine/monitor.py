@@ -45,10 +45,10 @@ def run_monitor(
 ) -> MonitorResult:
     """Find targets that need or failed refinement, log and report them (email when
     ``should_email_report``); ``ok`` only when there are none."""
+    from eljobs.io.fs import filesystem
     from eljobs.refine.report import monitor_report
-    from eljobs.refine.targets import HadoopFs
 
-    fs = HadoopFs(spark)
+    fs = filesystem(spark)
     targets = discover_targets(spark, cfg)
     failed: list[RefineTarget] = []
     needing: list[RefineTarget] = []
@@ -106,7 +106,7 @@ def run_monitor(
             except Exception as e:
                 log.error("could not email the monitor report: %s", e)
     report.finish(result.ok)
-    path = report.write(cfg.report_path or default_report_path(job_name))
+    path = report.write(cfg.report_path or default_report_path(job_name), fs=fs)
     result.report_path = str(path)
     print(f"{job_name} run report: {path}")
     return result

@@ -29,7 +29,8 @@ from eljobs.refine.schema import (
 )
 
 if TYPE_CHECKING:
-    from eljobs.refine.targets import HadoopFs, RefineTarget
+    from eljobs.io.fs import FileSystem
+    from eljobs.refine.targets import RefineTarget
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +46,12 @@ class CorruptRecordsError(InputError):
         self.corrupt = corrupt
 
 
-def data_files(fs: HadoopFs, path: str) -> list[str]:
+def data_files(fs: FileSystem, path: str) -> list[str]:
     """Data files of an input directory in name order: names starting with ``_`` (markers)
     or ``.`` (Hadoop hidden files such as checksums) and zero-length files are skipped."""
     return [
         e.path
-        for e in sorted(fs.list(path), key=lambda e: e.name)
+        for e in fs.list(path, missing_ok=True)
         if not e.is_dir and e.size > 0 and not e.name.startswith(("_", "."))
     ]
 
@@ -66,13 +67,14 @@ def format_from_magic(head: bytes) -> str:
     return "text"
 
 
-def infer_format(fs: HadoopFs, path: str) -> str:
+def infer_format(fs: FileSystem, path: str) -> str:
     """The input format of a directory from its first data file (``empty`` when none);
-    ``.gz``/``.gzip`` files are decompressed first."""
+    compressed files (``.gz``, ``.bz2``...) are decompressed first, by the codec Hadoop picks
+    from the name."""
     files = data_files(fs, path)
     if not files:
         return "empty"
-    return format_from_magic(fs.open_text_prefix(files[0], 16))
+    return format_from_magic(fs.head(files[0], 16, decompress=True))
 
 
 @dataclass
@@ -110,7 +112,7 @@ class ReadResult:
         return int(self.read or 0), int(self.corrupt or 0)
 
 
-def _first_line(spark: Any, fs: HadoopFs, path: str, fmt: str) -> str | None:
+def _first_line(spark: Any, fs: FileSystem, path: str, fmt: str) -> str | None:
     if fmt == "sequence_json":
         values = spark.sparkContext.sequenceFile(escape_input_paths(path)).values().take(1)
         if not values:
@@ -118,7 +120,7 @@ def _first_line(spark: Any, fs: HadoopFs, path: str, fmt: str) -> str | None:
         v = values[0]
         return v.decode("utf-8") if isinstance(v, bytes | bytearray) else str(v)
     for f in data_files(fs, path):
-        head = fs.open_text_prefix(f, _PREFIX_BYTES).decode("utf-8", "replace")
+        head = fs.head(f, _PREFIX_BYTES, decompress=True).decode("utf-8", "replace")
         for line in head.splitlines():
             if line.strip():
                 return line
@@ -127,7 +129,7 @@ def _first_line(spark: Any, fs: HadoopFs, path: str, fmt: str) -> str | None:
 
 def read_schema(
     spark: Any,
-    fs: HadoopFs,
+    fs: FileSystem,
     target: RefineTarget,
     fmt: str,
     *,
@@ -181,7 +183,7 @@ def merge_keep_casing(hive: StructType, loaded: StructType) -> StructType:
 
 def read_target(
     spark: Any,
-    fs: HadoopFs,
+    fs: FileSystem,
     target: RefineTarget,
     *,
     loader: SchemaLoader | None = None,

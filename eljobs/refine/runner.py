@@ -20,12 +20,12 @@ from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from eljobs.config import effective_config
+from eljobs.io.fs import FileSystem, filesystem
 from eljobs.refine.context import TransformContext, TransformFn, apply_transforms
 from eljobs.refine.flags import DONE_FLAG, FAILED_FLAG, should_refine
 from eljobs.refine.hive_table import HiveTableWriter
 from eljobs.refine.table_writer import TableWriter
 from eljobs.refine.targets import (
-    HadoopFs,
     RefineTarget,
     TableNameCollisionError,
     discover_targets,
@@ -141,7 +141,7 @@ def _import_function(name: str) -> TransformFn:
 
 
 def select_targets(
-    fs: HadoopFs,
+    fs: FileSystem,
     targets: Sequence[RefineTarget],
     *,
     ignore_failure_flag: bool = False,
@@ -236,7 +236,7 @@ class Refiner:
         max_files: int | None = None,
     ) -> None:
         self.spark = spark
-        self.fs = HadoopFs(spark)
+        self.fs = filesystem(spark)
         self.transforms = list(transforms)
         self.loader = loader
         self.read_settings = read
@@ -404,7 +404,7 @@ def run_refine(
             eventlogging_schemas_path=cfg.eventlogging_schemas_path,
         )
     )
-    fs = HadoopFs(spark)
+    fs = filesystem(spark)
     report = RunReport(job=job_name, config=effective_config(cfg))
     discovered = discover_targets(spark, cfg)
     targets = select_targets(
@@ -480,13 +480,15 @@ def run_refine(
         # A dry run writes nothing at all, not even its report.
         log.info("dry run: %d targets would be refined; no run report written", len(targets))
         return result
-    path = report.write(cfg.report_path or default_report_path(job_name))
+    path = report.write(cfg.report_path or default_report_path(job_name), fs=fs)
     result.report_path = str(path)
     print(f"{job_name} run report: {path}")
     return result
 
 
-def _collision_failure(fs: HadoopFs, target: RefineTarget, datasets: Sequence[str]) -> TargetResult:
+def _collision_failure(
+    fs: FileSystem, target: RefineTarget, datasets: Sequence[str]
+) -> TargetResult:
     """The failed result of a target whose table other datasets of the run normalize to too;
     its partition gets the failure flag."""
     error = TableNameCollisionError(

@@ -13,15 +13,16 @@ Conversion rules (:func:`jsonschema_to_spark`), following eventutilities' conver
 
 Two loaders resolve the schema of a target from its **first event**:
 
-* :class:`EventPlatformSchemaLoader` (``schema_base_uris`` = local dirs, ``file://`` or
+* :class:`EventPlatformSchemaLoader` (``schema_base_uris`` = directories, as bare paths on
+  the default file system, ``file://`` or ``hdfs://`` (see :mod:`eljobs.io.fs`), or
   ``http(s)://`` repositories laid out ``<name>/<version>.yaml``): the event's ``$schema``
   (e.g. ``/analytics/legacy/navigationtiming/1.7.0``) names the schema; the **latest**
-  version of that name is loaded. A local repository is searched at ``<base>/<full name>``
+  version of that name is loaded. A directory repository is searched at ``<base>/<full name>``
   then ``<base>/<last name segment>`` (the flat layout of event-schemas-secondary); an HTTP
   repository cannot be listed, so ``<base>/<name>/latest`` (then ``latest.yaml``, then the
   exact URI) is fetched, as Wikimedia's schema sites serve it.
 * :class:`EventLoggingSchemaLoader` (``schema_base_uris=eventlogging``): the event's ``schema``
-  field names an EventLogging schema, loaded (latest revision) from the local directory
+  field names an EventLogging schema, loaded (latest revision) from the directory
   ``eventlogging_schemas_path`` (eljobs has no meta.wikimedia.org) laid out
   ``<Name>/<revision>.(json|yaml|yml)`` (names compared case-insensitively), or from an Event
   Platform repository of migrated legacy schemas, whose ``properties.event`` is used; it is
@@ -38,8 +39,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql.types import (
     ArrayType,
@@ -58,6 +58,10 @@ from eljobs.eventlogging.schemas import (
     legacy_event_schema,
     parse_schema_document,
 )
+from eljobs.io.fs import join
+
+if TYPE_CHECKING:
+    from eljobs.io.fs import FileSystem
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +147,12 @@ def _is_http(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
 
 
-def _local(uri: str) -> Path:
-    return Path(urllib.parse.unquote(uri[len("file://") :]) if uri.startswith("file://") else uri)
+def _fs() -> FileSystem:
+    # The loaders run on the driver (the first event of a target names its schema): the
+    # active session's Hadoop file system, or plain Python for local paths without one.
+    from eljobs.io.fs import filesystem
+
+    return filesystem()
 
 
 def _parse_doc(text: str, where: str) -> dict[str, Any]:
@@ -174,14 +182,12 @@ def _version_key(stem: str) -> tuple[int, ...] | None:
     return tuple(int(x) for x in stem.split(".")) if _VERSION.match(stem) else None
 
 
-def latest_file(directory: Path) -> Path | None:
+def latest_file(fs: FileSystem, directory: str) -> str | None:
     """The schema file with the highest version/revision in ``directory`` (``1.10.0`` beats
-    ``1.9.0``; ``123.json`` beats ``45.yaml``), None when there is none."""
-    best: tuple[tuple[int, ...], Path] | None = None
-    if not directory.is_dir():
-        return None
-    for f in directory.iterdir():
-        if not f.is_file():
+    ``1.9.0``; ``123.json`` beats ``45.yaml``), None when there is none or no directory."""
+    best: tuple[tuple[int, ...], str] | None = None
+    for f in fs.list(directory, missing_ok=True) if fs.is_dir(directory) else []:
+        if f.is_dir:
             continue
         stem = f.name
         for ext in (".yaml", ".yml", ".json"):
@@ -190,7 +196,7 @@ def latest_file(directory: Path) -> Path | None:
                 break
         key = _version_key(stem)
         if key is not None and (best is None or key > best[0]):
-            best = (key, f)
+            best = (key, f.path)
     return best[1] if best else None
 
 
@@ -267,12 +273,12 @@ class EventPlatformSchemaLoader:
                 if text is not None:
                     return _parse_doc(text, url)
             return None
-        root = _local(base)
-        for d in (root / name, root / name.rsplit("/", 1)[-1]):
-            looked.append(str(d))
-            f = latest_file(d)
+        fs = _fs()
+        for d in (join(base, name), join(base, name.rsplit("/", 1)[-1])):
+            looked.append(d)
+            f = latest_file(fs, d)
             if f is not None:
-                return _parse_doc(f.read_text(encoding="utf-8"), str(f))
+                return _parse_doc(fs.read_text(f), f)
         return None
 
     def schema_for_event(self, event: Mapping[str, Any]) -> StructType:
@@ -331,22 +337,22 @@ def capsule_schema(event_schema: StructType) -> StructType:
 
 
 class EventLoggingSchemaLoader:
-    """EventLogging schemas (latest revision) from a local directory, capsule-wrapped."""
+    """EventLogging schemas (latest revision) from a directory (any file system, see
+    :mod:`eljobs.io.fs`), capsule-wrapped."""
 
     def __init__(self, path: str):
-        self.root = _local(path)
+        self.root = path.rstrip("/") or "/"
         self._cache: dict[str, StructType] = {}
         self._lock = threading.Lock()
 
-    def _dir_for(self, name: str) -> Path | None:
-        exact = self.root / name
-        if exact.is_dir():
+    def _dir_for(self, fs: FileSystem, name: str) -> str | None:
+        exact = join(self.root, name)
+        if fs.is_dir(exact):
             return exact
         low = name.lower()
-        if self.root.is_dir():
-            for d in sorted(self.root.iterdir()):
-                if d.is_dir() and d.name.lower() == low:
-                    return d
+        for d in fs.list(self.root, missing_ok=True) if fs.is_dir(self.root) else []:
+            if d.is_dir and d.name.lower() == low:
+                return d.path
         return None
 
     def load_event_schema(self, name: str) -> dict[str, Any]:
@@ -355,14 +361,15 @@ class EventLoggingSchemaLoader:
         Raises:
             SchemaLoadError: no such schema under the directory.
         """
-        d = self._dir_for(name)
-        f = latest_file(d) if d is not None else None
+        fs = _fs()
+        d = self._dir_for(fs, name)
+        f = latest_file(fs, d) if d is not None else None
         if f is None:
             raise SchemaLoadError(
                 f"EventLogging schema {name!r} not found in {self.root} (expected "
                 f"{self.root}/{name}/<revision>.json|yaml)"
             )
-        doc = _parse_doc(f.read_text(encoding="utf-8"), str(f))
+        doc = _parse_doc(fs.read_text(f), f)
         # An Event Platform copy of a migrated legacy schema: the EventLogging schema is its
         # `event` property (the rest is the new capsule).
         event = legacy_event_schema(doc)

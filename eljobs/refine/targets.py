@@ -2,9 +2,9 @@
 
 A :class:`RefineTarget` is one input directory → one output Hive partition. The pure helpers
 (:func:`candidate_paths`, :func:`match_candidate`, :func:`table_passes`, :func:`partition_path`,
-:func:`partition_spec`, :func:`partition_hour`) are tested without Spark; :class:`HadoopFs` is the
-thin file system layer (Hadoop ``FileSystem`` through the JVM, so ``hdfs://``, ``file://`` and
-plain paths all work) used by discovery, flags and reading. It runs on the driver.
+:func:`partition_spec`, :func:`partition_hour`) are tested without Spark. Discovery, flags and
+reading go through the file-system layer :mod:`eljobs.io.fs` (a bare path is on Hadoop's default
+file system, as in the Scala job); they run on the driver.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from eljobs.io.fs import FileSystem, filesystem
 from eljobs.naming import normalize_name
 from eljobs.refine.flags import DONE_FLAG, FAILED_FLAG, FlagState, decode_flag, encode_flag
 from eljobs.timewindow import compile_joda, floor_hour, hours_in_window
@@ -152,131 +153,6 @@ def table_passes(
 
 
 # --------------------------------------------------------------------------------------------
-# File system
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    """One entry of a directory listing."""
-
-    path: str
-    name: str
-    is_dir: bool
-    size: int
-    mtime: int
-
-
-class HadoopFs:
-    """Hadoop ``FileSystem`` calls through the session's JVM (driver only)."""
-
-    def __init__(self, spark: Any) -> None:
-        self._jvm = spark._jvm
-        self._conf = spark._jsc.hadoopConfiguration()
-
-    def _p(self, path: str) -> Any:
-        return self._jvm.org.apache.hadoop.fs.Path(path)
-
-    def _fs(self, jpath: Any) -> Any:
-        return jpath.getFileSystem(self._conf)
-
-    def qualify(self, path: str) -> str:
-        """The fully qualified form (scheme and authority) of ``path``."""
-        p = self._p(path)
-        return str(self._fs(p).makeQualified(p).toString())
-
-    def exists(self, path: str) -> bool:
-        """Whether ``path`` exists."""
-        p = self._p(path)
-        return bool(self._fs(p).exists(p))
-
-    def mtime(self, path: str) -> int | None:
-        """Modification time in epoch ms, None when the path does not exist."""
-        p = self._p(path)
-        fs = self._fs(p)
-        if not fs.exists(p):
-            return None
-        return int(fs.getFileStatus(p).getModificationTime())
-
-    def list(self, path: str) -> list[FileInfo]:
-        """Entries of directory ``path`` in listing order (empty when missing)."""
-        p = self._p(path)
-        fs = self._fs(p)
-        if not fs.exists(p):
-            return []
-        out = []
-        for st in fs.listStatus(p):
-            jp = st.getPath()
-            out.append(
-                FileInfo(
-                    path=str(jp.toString()),
-                    name=str(jp.getName()),
-                    is_dir=bool(st.isDirectory()),
-                    size=int(st.getLen()),
-                    mtime=int(st.getModificationTime()),
-                )
-            )
-        return out
-
-    def read_bytes(self, path: str, limit: int | None = None) -> bytes:
-        """The bytes of a file (at most ``limit``)."""
-        p = self._p(path)
-        stream = self._fs(p).open(p)
-        try:
-            if limit is None:
-                data = self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)
-            else:
-                data = self._jvm.org.apache.commons.io.IOUtils.toByteArray(
-                    self._jvm.org.apache.commons.io.input.BoundedInputStream(stream, limit)
-                )
-            return bytes(data)
-        finally:
-            stream.close()
-
-    def open_text_prefix(self, path: str, limit: int) -> bytes:
-        """Up to ``limit`` bytes of a file, gunzipped when its name ends in .gz/.gzip."""
-        raw = self.read_bytes(path, limit=None if path.endswith((".gz", ".gzip")) else limit)
-        if path.endswith((".gz", ".gzip")):
-            import gzip
-            import zlib
-
-            try:
-                return gzip.decompress(raw)[:limit]
-            except (OSError, EOFError, zlib.error):
-                d = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                return d.decompress(raw, limit)
-        return raw
-
-    def write_bytes(self, path: str, data: bytes) -> None:
-        """Create or overwrite a file with ``data`` (parent directories created)."""
-        p = self._p(path)
-        out = self._fs(p).create(p, True)
-        try:
-            out.write(bytearray(data))
-        finally:
-            out.close()
-
-    def mkdirs(self, path: str) -> None:
-        """Create a directory and its parents."""
-        p = self._p(path)
-        self._fs(p).mkdirs(p)
-
-    def delete(self, path: str, *, recursive: bool = False) -> None:
-        """Delete a path if it exists."""
-        p = self._p(path)
-        fs = self._fs(p)
-        if fs.exists(p):
-            fs.delete(p, recursive)
-
-    def rename(self, source: str, dest: str) -> bool:
-        """Rename ``source`` to ``dest`` (which must not exist) on one file system, creating
-        ``dest``'s parent; False when the file system refuses."""
-        src, dst = self._p(source), self._p(dest)
-        fs = self._fs(dst)
-        fs.mkdirs(dst.getParent())
-        return bool(fs.rename(src, dst))
-
-
-# --------------------------------------------------------------------------------------------
 # Targets
 
 
@@ -345,7 +221,7 @@ class RefineTarget:
 
     # Flags ------------------------------------------------------------------------------
 
-    def flag_state(self, fs: HadoopFs) -> FlagState:
+    def flag_state(self, fs: FileSystem) -> FlagState:
         """Read the output partition's flags now."""
         out = self.partition_path
         if not fs.exists(out):
@@ -361,7 +237,7 @@ class RefineTarget:
             failed_mtime=decode_flag(fs.read_bytes(failed_path)) if failed else None,
         )
 
-    def write_flag(self, fs: HadoopFs, name: str) -> None:
+    def write_flag(self, fs: FileSystem, name: str) -> None:
         """Write ``_REFINED`` or ``_REFINE_FAILED`` holding the input mtime.
 
         Raises:
@@ -371,7 +247,7 @@ class RefineTarget:
             raise TargetDiscoveryError(
                 f"cannot write {name} for {self}: input {self.input_path} did not exist"
             )
-        fs.mkdirs(self.partition_path)
+        # written to a hidden file and renamed into place: a monitor never reads half a flag
         fs.write_bytes(f"{self.partition_path}/{name}", encode_flag(self.input_mtime))
 
 
@@ -381,16 +257,16 @@ def discover_targets(spark: Any, cfg: RefineConfig) -> list[RefineTarget]:
     Raises:
         TargetDiscoveryError: DB mode with since equal to or after until (hour granularity).
     """
-    fs = HadoopFs(spark)
+    fs = filesystem(spark)
     if cfg.input_database:
         return _discover_db(spark, fs, cfg)
     return _discover_fs(fs, cfg)
 
 
-def _discover_fs(fs: HadoopFs, cfg: RefineConfig) -> list[RefineTarget]:
+def _discover_fs(fs: FileSystem, cfg: RefineConfig) -> list[RefineTarget]:
     assert cfg.input_path and cfg.input_path_regex is not None
     assert cfg.input_path_regex_capture_groups and cfg.output_path and cfg.output_database
-    datasets = sorted(e.path for e in fs.list(cfg.input_path) if e.is_dir)
+    datasets = sorted(e.path for e in fs.list(cfg.input_path, missing_ok=True) if e.is_dir)
     hours = hours_in_window(cfg.since, cfg.until, round_since="ceil")
     out = []
     for dataset in datasets:
@@ -451,7 +327,7 @@ def db_hour_bounds(since: datetime, until: datetime) -> tuple[datetime, datetime
     return start, end
 
 
-def _discover_db(spark: Any, fs: HadoopFs, cfg: RefineConfig) -> list[RefineTarget]:
+def _discover_db(spark: Any, fs: FileSystem, cfg: RefineConfig) -> list[RefineTarget]:
     assert cfg.input_database and cfg.output_path and cfg.output_database
     start, end = db_hour_bounds(cfg.since, cfg.until)
     out = []

@@ -10,11 +10,12 @@ import pytest
 from pyspark.sql import Row
 from pyspark.sql.types import StructType
 
+from eljobs.io.fs import JvmFileSystem
 from eljobs.refine import ddl as ddl_module
 from eljobs.refine.ddl import TableRecreateRefusedError, create_or_evolve_table
 from eljobs.refine.evolution import planned_table_schema
 from eljobs.refine.hive_table import HiveTableWriter
-from eljobs.refine.targets import HadoopFs, RefineTarget
+from eljobs.refine.targets import RefineTarget
 
 DB = "t_refine_ddl"
 KEYS = ["year", "hour"]
@@ -81,7 +82,7 @@ def _table_with_one_partition(spark: Any, tmp_path: Path, table: str) -> RefineT
         input_mtime=1,
     )
     frame = ddl("s STRUCT<a: STRING>, year BIGINT, hour BIGINT")
-    writer = HiveTableWriter(spark, HadoopFs(spark), target)
+    writer = HiveTableWriter(spark, JvmFileSystem(spark), target)
     writer.evolve(frame, None)
     df = spark.createDataFrame([(("x",), 2024, 3)], frame)
     writer.commit(writer.stage(df, codec="snappy"))

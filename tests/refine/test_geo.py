@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
+from pyspark.sql import functions as F
 
 from eljobs.refine import geo
 
@@ -135,3 +137,23 @@ def test_database_path_from_options_env_and_errors(
     monkeypatch.setenv(geo.DATABASE_ENV, missing)
     with pytest.raises(geo.GeocodeDatabaseError, match=r"ELJOBS_MAXMIND_CITY_DB"):
         geo.resolve_database_path()
+
+
+def test_a_database_off_the_local_disk_is_shipped_to_the_workers(
+    spark: Any, tmp_path: Path, db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the path an hdfs:// database takes (Spark's addFile), shown with a file: URI
+    monkeypatch.setattr(geo, "_SHIPPED", set())
+    shipped_name = "shipped-city.mmdb"
+    (tmp_path / shipped_name).write_bytes(Path(db).read_bytes())
+    path = geo.ship_database(f"file://{tmp_path}/{shipped_name}")
+    assert path == f"sparkfiles:{shipped_name}"
+    assert geo.describe_database(path).startswith("GeoLite2-City built ")
+    got = (
+        spark.createDataFrame([("81.2.69.160",)], "ip string")
+        .select(geo.geocode_struct(F.col("ip"), path).getField("country_code").alias("cc"))
+        .collect()
+    )
+    assert got[0]["cc"] == "GB"
+    with pytest.raises(geo.GeocodeDatabaseError, match=r"none\.mmdb"):
+        geo.ship_database(f"file://{tmp_path}/none.mmdb")

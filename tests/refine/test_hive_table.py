@@ -11,9 +11,10 @@ import pytest
 from pyspark.sql import Row
 from pyspark.sql.types import StructType
 
+from eljobs.io.fs import JvmFileSystem
 from eljobs.refine.ddl import partition_location
 from eljobs.refine.hive_table import LEGACY_DIR, HiveTableWriter
-from eljobs.refine.targets import HadoopFs, RefineTarget
+from eljobs.refine.targets import RefineTarget
 
 DB = "t_refine_hive_table"
 SCHEMA = StructType.fromJson(
@@ -53,7 +54,7 @@ def _rows(spark: Any) -> list[int]:
 def test_commit_points_the_partition_at_a_new_data_directory_each_time(
     spark: Any, target: RefineTarget
 ):
-    fs = HadoopFs(spark)
+    fs = JvmFileSystem(spark)
     writer = HiveTableWriter(spark, fs, target)
     writer.evolve(SCHEMA, None)
     part = Path(target.partition_path)
@@ -77,7 +78,7 @@ def test_commit_points_the_partition_at_a_new_data_directory_each_time(
 
 
 def test_a_discarded_stage_is_never_read(spark: Any, target: RefineTarget):
-    writer = HiveTableWriter(spark, HadoopFs(spark), target)
+    writer = HiveTableWriter(spark, JvmFileSystem(spark), target)
     writer.evolve(SCHEMA, None)
     writer.commit(writer.stage(spark.createDataFrame([(1, 2024)], SCHEMA), codec="snappy"))
     staged = writer.stage(spark.createDataFrame([(9, 2024)], SCHEMA), codec="snappy")
@@ -92,7 +93,7 @@ def test_a_partition_of_the_flat_layout_is_converted_then_replaced(
 ):
     # As the Scala job left it: files directly in the partition directory, which is the
     # metastore location, and its flag beside them.
-    fs = HadoopFs(spark)
+    fs = JvmFileSystem(spark)
     writer = HiveTableWriter(spark, fs, target)
     writer.evolve(SCHEMA, None)
     part = target.partition_path
@@ -113,7 +114,7 @@ def test_a_partition_of_the_flat_layout_is_converted_then_replaced(
 
 
 def test_committed_rows_read_by_path_keep_the_partition_column(spark: Any, target: RefineTarget):
-    writer = HiveTableWriter(spark, HadoopFs(spark), target)
+    writer = HiveTableWriter(spark, JvmFileSystem(spark), target)
     writer.evolve(SCHEMA, None)
     writer.commit(writer.stage(spark.createDataFrame([(7, 2024)], SCHEMA), codec="snappy"))
     rows = spark.read.parquet(target.table_location).select("n", "year").collect()

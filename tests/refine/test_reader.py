@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from eljobs.io.fs import JvmFileSystem
 from eljobs.refine.reader import CorruptRecordsError, format_from_magic, infer_format, read_target
-from eljobs.refine.targets import HadoopFs, RefineTarget
+from eljobs.refine.targets import RefineTarget
 
 
 @pytest.mark.parametrize(
@@ -35,7 +36,7 @@ def _target(path: Path, fmt: str | None = None) -> RefineTarget:
 
 
 def test_infer_format_skips_markers_hidden_and_empty_files(spark: Any, tmp_path: Path):
-    fs = HadoopFs(spark)
+    fs = JvmFileSystem(spark)
     d = tmp_path / "in"
     d.mkdir()
     assert infer_format(fs, str(d)) == "empty"
@@ -53,7 +54,7 @@ def test_sequence_file_of_json(spark: Any, tmp_path: Path):
     spark.sparkContext.parallelize(
         [(1, '{"a": 1, "b": "x"}'), (2, '{"a": 2, "b": "y"}')], 1
     ).saveAsSequenceFile(out)
-    fs = HadoopFs(spark)
+    fs = JvmFileSystem(spark)
     assert infer_format(fs, out) == "sequence_json"
     res = read_target(spark, fs, _target(Path(out)))
     assert res.input_format == "sequence_json"
@@ -79,7 +80,7 @@ class FixedLoader:
 
 def test_corrupt_records_fail_the_target_with_the_reference_message(spark: Any, tmp_path: Path):
     d = _lines(tmp_path)
-    fs = HadoopFs(spark)
+    fs = JvmFileSystem(spark)
     res = read_target(spark, fs, _target(d, "json"), loader=FixedLoader(), corrupt_threshold=2)  # type: ignore[arg-type]
     # Counted while the first action over the frame runs; the threshold is applied after it.
     assert sorted(r["a"] for r in res.df.collect()) == [1, 4]
@@ -96,7 +97,7 @@ def test_corrupt_records_fail_the_target_with_the_reference_message(spark: Any, 
 
 def test_below_threshold_or_disabled_drops_corrupt_rows(spark: Any, tmp_path: Path):
     d = _lines(tmp_path)
-    fs = HadoopFs(spark)
+    fs = JvmFileSystem(spark)
     for threshold in (3, 0):
         res = read_target(
             spark,
@@ -114,7 +115,7 @@ def test_below_threshold_or_disabled_drops_corrupt_rows(spark: Any, tmp_path: Pa
 
 def test_inferred_schema_counts_only_unparsable_lines(spark: Any, tmp_path: Path):
     d = _lines(tmp_path)
-    res = read_target(spark, HadoopFs(spark), _target(d))
+    res = read_target(spark, JvmFileSystem(spark), _target(d))
     assert res.df.count() == 3
     with pytest.raises(
         CorruptRecordsError, match=r"Encountered 1 corrupt records out of 4 .*\{oops"
