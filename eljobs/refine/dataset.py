@@ -19,8 +19,9 @@ from typing import Any
 from pyspark.sql.types import StructType
 
 from eljobs.config import JobConfig, effective_config, option
+from eljobs.io.fs import filesystem
 from eljobs.refine.options import INPUT_FORMATS
-from eljobs.refine.targets import HadoopFs, RefineTarget, parse_hive_partition_path
+from eljobs.refine.targets import RefineTarget, parse_hive_partition_path
 
 log = logging.getLogger(__name__)
 
@@ -202,7 +203,7 @@ def dataset_targets(spark: Any, cfg: RefineDatasetConfig) -> list[RefineTarget]:
                 "an existing table or a base directory to create it in"
             )
         location = f"{cfg.output_path.rstrip('/')}/{table}"
-    fs = HadoopFs(spark)
+    fs = filesystem(spark)
     return [
         RefineTarget(
             input_path=fs.qualify(path),
@@ -256,7 +257,7 @@ def run_refine_dataset(spark: Any, cfg: RefineDatasetConfig) -> Any:
         report.finish(False)
         result.report_path = str(report.write(cfg.report_path or default_report_path(job_name)))
         return result
-    fs = HadoopFs(spark)
+    fs = filesystem(spark)
     refiner = Refiner(
         spark,
         transforms=transforms,
@@ -278,7 +279,7 @@ def run_refine_dataset(spark: Any, cfg: RefineDatasetConfig) -> Any:
     report.rows = [asdict(r) for r in result.targets]
     report.failures = [{"target": r.target, "error": r.error} for r in failed]
     report.finish(result.ok)
-    path = report.write(cfg.report_path or default_report_path(job_name))
+    path = report.write(cfg.report_path or default_report_path(job_name), fs=fs)
     result.report_path = str(path)
     print(f"{job_name} run report: {path}")
     return result
