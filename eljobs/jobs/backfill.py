@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -272,8 +273,101 @@ def load_schemas(spark: SparkSession, paths: tuple[str, ...]) -> SchemaRepositor
 # --------------------------------------------------------------------------------- run
 
 
-def _topic_col(i: int) -> str:
-    return "topic" if i == 0 else f"topic_{i}"
+@dataclass(frozen=True)
+class OutputPlan:
+    """One output of a run, decided once from the options: the columns of the processed frame
+    that hold its topic and key, and which events it takes. The account (what the output
+    should receive) and the write (what it is sent) are both derived from it, so they select
+    the same events.
+    """
+
+    sink: WriterURI
+    """Where the events go (the parsed ``--output``/``--output_invalid`` URI)."""
+    topic_column: str
+    """The column holding each event's topic for this output (null: unroutable)."""
+    key_column: str | None
+    """The column holding each event's key, None when the output has no key template."""
+    takes_valid: bool
+    takes_invalid: bool
+
+    def blacklisted(self, schemas: Iterable[str]) -> frozenset[str]:
+        """The capsule schema names among ``schemas`` the output's blacklist drops."""
+        return frozenset(n for n in schemas if self.sink.is_blacklisted(n))
+
+    def account(self, schemas: Iterable[str]) -> Writer:
+        """The output as the account sees it, given the schema names the run met."""
+        return Writer(
+            name=self.sink.uri,
+            topic_column=self.topic_column,
+            takes_valid=self.takes_valid,
+            takes_invalid=self.takes_invalid,
+            blacklisted=self.blacklisted(schemas),
+        )
+
+    def frame(self, processed: DataFrame, schemas: Iterable[str]) -> DataFrame:
+        """The ``topic``, ``value`` (and ``key``) rows to write: the events the account counts
+        for this output, given the schema names the run met."""
+        from pyspark.sql import functions as F
+
+        kinds = []
+        if self.takes_valid:
+            kinds.append(F.col("kind") == "valid")
+        if self.takes_invalid:
+            kinds.append(F.col("kind").isin(*INVALID_KINDS))
+        cond = kinds[0] if len(kinds) == 1 else (kinds[0] | kinds[1])
+        cond = cond & F.col(self.topic_column).isNotNull()
+        blacklisted = self.blacklisted(schemas)
+        if blacklisted:
+            capsule_schema = F.when(F.col("kind") == "valid", F.col("schema")).otherwise(
+                F.lit("EventError")
+            )
+            cond = cond & ~capsule_schema.isin(sorted(blacklisted))
+        cols = [F.col(self.topic_column).alias("topic"), F.col("value")]
+        if self.key_column is not None:
+            cond = cond & F.col(self.key_column).isNotNull()
+            cols.append(F.col(self.key_column).alias("key"))
+        return processed.where(cond).select(*cols)
+
+
+def plan_outputs(writers: list[WriterURI], invalid_writer: WriterURI | None) -> list[OutputPlan]:
+    """One plan per output, in write order: every ``--output`` (the first one's topic is the
+    processor's ``topic`` column), then ``--output_invalid`` when it is a writer of its own
+    (its topic is the ``topic`` column of invalid events)."""
+    plans = [
+        OutputPlan(
+            sink=w,
+            topic_column="topic" if i == 0 else f"topic_{i}",
+            key_column=f"key_{i}" if w.key_template else None,
+            takes_valid=True,
+            takes_invalid=invalid_writer is w,
+        )
+        for i, w in enumerate(writers)
+    ]
+    if invalid_writer is not None and not any(w is invalid_writer for w in writers):
+        plans.append(
+            OutputPlan(
+                sink=invalid_writer,
+                topic_column="topic",
+                key_column="key_invalid" if invalid_writer.key_template else None,
+                takes_valid=False,
+                takes_invalid=True,
+            )
+        )
+    return plans
+
+
+def _extra_templates(plans: list[OutputPlan]) -> tuple[dict[str, str], dict[str, str]]:
+    """The columns the processor renders besides ``topic``, for valid and for invalid events:
+    the topics of the outputs after the first, and every key."""
+    valid: dict[str, str] = {}
+    invalid: dict[str, str] = {}
+    for p in plans:
+        rendered = valid if p.takes_valid else invalid
+        if p.topic_column != "topic":
+            rendered[p.topic_column] = p.sink.topic_template
+        if p.key_column is not None and p.sink.key_template:
+            rendered[p.key_column] = p.sink.key_template
+    return valid, invalid
 
 
 def run(spark: SparkSession, cfg: Config) -> BackfillResult:
@@ -303,21 +397,12 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
     schemas = load_schemas(spark, cfg.schemas_path)
     log.info("schemas: %d (name, revision) pairs from %s", len(schemas), schemas.source)
 
-    # Topic (and key) of each writer: the first output's topic comes with the processor; the
+    # Topic (and key) of each output: the first output's topic comes with the processor; the
     # others, and keys, are rendered in the same pass over the capsules.
-    valid_templates: dict[str, str] = {}
-    invalid_templates: dict[str, str] = {}
-    first = writers[0] if writers else None
-    topic_template = first.topic_template if first else "eventlogging_{schema}"
+    plans = plan_outputs(writers, invalid_writer)
+    valid_templates, invalid_templates = _extra_templates(plans)
+    topic_template = writers[0].topic_template if writers else "eventlogging_{schema}"
     invalid_template = invalid_writer.topic_template if invalid_writer else None
-    separate_invalid = invalid_writer is not None and invalid_writer is not first
-    for i, w in enumerate(writers[1:], start=1):
-        valid_templates[_topic_col(i)] = w.topic_template
-    for i, w in enumerate(writers):
-        if w.key_template:
-            valid_templates[f"key_{i}"] = w.key_template
-    if invalid_writer is not None and invalid_writer.key_template:
-        invalid_templates["key_invalid"] = invalid_writer.key_template
 
     raw = read_raw(spark, hours).select("hour", "raw")
     if cfg.repartition:
@@ -336,8 +421,7 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
     if cfg.disabled_schemas:
         log.info("disabled schemas (counted, never written): %s", ", ".join(cfg.disabled_schemas))
         processed = mark_disabled(processed, schemas=cfg.disabled_schemas)
-    route_cols = ["topic", *sorted(valid_templates), *sorted(invalid_templates)]
-    route_cols = [c for c in route_cols if not c.startswith("key_")]
+    route_cols = list(dict.fromkeys(["topic", *(p.topic_column for p in plans)]))
     if not cfg.dry_run:
         # Counted first, then written by each writer: persisted so the lines are processed once.
         # DISK_ONLY streams the cached batches to and from local disk; MEMORY_AND_DISK ran a
@@ -347,28 +431,10 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
     with naming_bad_input(spark, hours):
         counts = [r.asDict() for r in count_outcomes(processed, route_columns=route_cols).collect()]
 
-    account_writers = []
-    for i, w in enumerate(writers):
-        account_writers.append(
-            Writer(
-                name=w.uri,
-                topic_column=_topic_col(i),
-                takes_valid=True,
-                takes_invalid=invalid_writer is w,
-                blacklisted=_blacklisted(w, counts),
-            )
-        )
-    if separate_invalid and invalid_writer is not None:
-        account_writers.append(
-            Writer(
-                name=invalid_writer.uri,
-                topic_column="topic",
-                takes_valid=False,
-                takes_invalid=True,
-                blacklisted=_blacklisted(invalid_writer, counts),
-            )
-        )
-    rows, expected = summarize(counts, account_writers)
+    # The capsule schema names the run met (EventError for invalid events): the blacklists
+    # of the account and of the write are resolved against the same names.
+    seen = {c["schema"] for c in counts} | {"EventError"}
+    rows, expected = summarize(counts, [p.account(seen) for p in plans])
     expected_by_writer: dict[str, dict[str, int]] = {}
     for (name, topic), n in expected.items():
         expected_by_writer.setdefault(name, {})[topic] = n
@@ -380,20 +446,10 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
     failures: list[dict[str, Any]] = []
     if not cfg.dry_run:
         try:
-            for i, w in enumerate(writers):
-                aw = account_writers[i]
-                frame = _frame_for(processed, aw, key=f"key_{i}" if w.key_template else None)
-                written[w.uri] = _write(
-                    spark, w, frame, cfg, expected_by_writer.get(w.uri, {}), kafka_attempts
-                )
-            if separate_invalid and invalid_writer is not None:
-                aw = account_writers[-1]
-                key = "key_invalid" if invalid_writer.key_template else None
-                frame = _frame_for(processed, aw, key=key)
-                want = expected_by_writer.get(invalid_writer.uri, {})
-                written[invalid_writer.uri] = _write(
-                    spark, invalid_writer, frame, cfg, want, kafka_attempts
-                )
+            for plan in plans:
+                want = expected_by_writer.get(plan.sink.uri, {})
+                frame = plan.frame(processed, seen)
+                written[plan.sink.uri] = _write(spark, plan.sink, frame, cfg, want, kafka_attempts)
         finally:
             processed.unpersist()
 
@@ -444,33 +500,6 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
     for p in result.report_paths:
         print(f"account written to {p}")
     return result
-
-
-def _blacklisted(w: WriterURI, counts: list[dict[str, Any]]) -> frozenset[str]:
-    names = {c["schema"] for c in counts} | {"EventError"}
-    return frozenset(n for n in names if w.is_blacklisted(n))
-
-
-def _frame_for(processed: DataFrame, w: Writer, *, key: str | None) -> DataFrame:
-    from pyspark.sql import functions as F
-
-    kinds = []
-    if w.takes_valid:
-        kinds.append(F.col("kind") == "valid")
-    if w.takes_invalid:
-        kinds.append(F.col("kind").isin(*INVALID_KINDS))
-    cond = kinds[0] if len(kinds) == 1 else (kinds[0] | kinds[1])
-    cond = cond & F.col(w.topic_column).isNotNull()
-    if w.blacklisted:
-        capsule_schema = F.when(F.col("kind") == "valid", F.col("schema")).otherwise(
-            F.lit("EventError")
-        )
-        cond = cond & ~capsule_schema.isin(sorted(w.blacklisted))
-    cols = [F.col(w.topic_column).alias("topic"), F.col("value")]
-    if key is not None:
-        cond = cond & F.col(key).isNotNull()
-        cols.append(F.col(key).alias("key"))
-    return processed.where(cond).select(*cols)
 
 
 def _write(
