@@ -61,6 +61,19 @@ def test_producer_config_defaults_and_user_overrides() -> None:
     assert producer_config("h:1", {}, timeout_s=30)["acks"] == "all"
 
 
+def test_the_same_kafka_options_reach_both_sinks_with_acks_all_and_idempotence() -> None:
+    from eljobs.io.kafka import spark_sink_options
+
+    given = {"kafka.linger.ms": "7", "kafka.compression.type": "lz4", "kafka.client.id": "bf"}
+    python = producer_config("h:1", given, timeout_s=30)
+    jvm = spark_sink_options("h:1", given, timeout_s=30)
+    for k, v in given.items():
+        assert python[k.removeprefix("kafka.")] == v == jvm[k], k
+    assert python["acks"] == jvm["kafka.acks"] == "all"
+    assert python["enable.idempotence"] == jvm["kafka.enable.idempotence"] == "true"
+    assert python["bootstrap.servers"] == jvm["kafka.bootstrap.servers"] == "h:1"
+
+
 def test_producer_config_refuses_a_second_different_bootstrap() -> None:
     with pytest.raises(KafkaContractError, match="conflicts"):
         producer_config("h:1", {"kafka.bootstrap.servers": "other:2"}, timeout_s=1)
