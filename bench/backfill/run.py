@@ -1,46 +1,45 @@
-"""Benchmark: the backfill job on one generated hour of N raw lines, against its floor.
+"""Benchmark: the backfill job on one hour of realistic raw input, against its floor.
 
-Input: one hourly partition of N varnishkafka lines (production format, TAB-separated) built by
-:mod:`eljobs.testing.sample` from six real legacy schemas (events from each schema's examples
-and random values honouring its types, enums and bounds; the busiest schemas first), user agents
-drawn with a Zipf law over 3,000 realistic strings, 2 % invalid lines of every kind; written as
-Camus did (gzip SequenceFiles, key = a number, value = the line) by the executors, or as gzip
-``<seq>TAB<line>`` text with ``--input text``.
+Input: ``gen_raw.py`` (the synthetic raw-line generator of the shared tools; ``--gen_raw`` or
+``$ELJOBS_SHARED/tools/gen_raw.py``) with its default options and ``--hdfs-text``: 5,000 user
+agents with a Zipf popularity, about 780 bytes a line, 5 % invalid lines of 15 kinds, written
+as one ``<seq>TAB<line>`` text file (what ``hdfs dfs -text`` prints), the shape and the input
+the reference processor was measured on (827 lines/s, one process). For more than 1,000,000
+lines the file is made of 1,000,000-line pieces generated with successive seeds (the
+generator's default seed first), concatenated.
 
-Timed in the same run, on the same input, on ``local[2]``:
+Two runs, each in a process of its own on ``local[2]`` (start-up included in the wall time):
 
-``floor``    list the hour, read it (:func:`eljobs.io.raw.read_raw`), pass every batch through
-             a no-op ``mapInArrow``, persist, count per hour, write every line to the same file
-             sink (:func:`eljobs.io.files.write_files`): the job's own skeleton without the
-             processor.
-``floor without persist``  the same reading the input twice (count, then write), to show
-             what persisting costs.
-``eljobs``   ``eljobs.jobs.backfill.run`` with ``--output file://DIR --output_invalid``: list,
-             read, parse, validate, serialize, count, write, report.
+``floor``   list the hour, read it (:func:`eljobs.io.raw.read_raw`), pass every batch through a
+            no-op ``mapInArrow``, persist, count per hour, write every line to the same file
+            sink (:func:`eljobs.io.files.write_files`): the job's skeleton without the processor.
+``eljobs``  ``eljobs.jobs.backfill.run`` with ``--output file://DIR --output_invalid``: list,
+            read, parse, validate, serialize, count, write, report.
 
-Prints lines/s of both, the ratio (target: eljobs at most 5 × the floor's time), eljobs against
-the reference processor's ~600 lines/s on this machine (aim: 50 ×), the machine, the input and
-the versions, then where the time goes: a cProfile of the per-line processor over lines
-identical to the first input partition's (``--profile_lines`` of them), in this process.
+While each runs, the resident memory of its whole process tree (the driver's Python, the JVM,
+the Python workers) is sampled every 0.2 s with psutil. Prints lines/s, the ratio to the floor
+(target ≤ 2), the multiple of 827 lines/s (target 50, about 41,000 lines/s), the peak memory of
+the tree and of the largest Python worker, the machine, the versions and the input size. The
+machine may be shared: the load average is printed before and after; the ratios are same-run.
 
 Usage::
 
-    .venv/bin/python bench/backfill/run.py [--n 1000000] [--input sequence|text]
-        [--partitions 2] [--profile_lines 50000] [--work DIR] [--keep]
+    .venv/bin/python bench/backfill/run.py [--n 1000000] [--work DIR] [--gen_raw PATH]
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
-import io
+import json
 import os
 import platform
-import pstats
 import shutil
+import subprocess
 import sys
 import tempfile
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -49,274 +48,273 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-HOUR = datetime(2024, 1, 5, 3, tzinfo=UTC)
-REFERENCE_LPS = 600.0
-INVALID_FRACTION = 0.02
-SEED = 42
+HOUR = datetime(2019, 4, 1, 19, tzinfo=UTC)  # gen_raw.py's default hour
+REFERENCE_LPS = 827.0
+CHUNK = 1_000_000
+DEFAULT_SEED = 20190401  # gen_raw.py's default seed
+SAMPLE_S = 0.2
 
 
 def machine() -> dict[str, str]:
     """nproc, memory, load, versions."""
     from eljobs.testing.machine import total_memory
 
-    mem = total_memory()
     versions = {}
-    for pkg in ("pyspark", "pyarrow", "jsonschema", "fastjsonschema", "ua-parser", "ua-parser-rs"):
+    for pkg in ("pyspark", "pyarrow", "ujson", "jsonschema", "ua-parser", "psutil"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = "-"
     return {
         "nproc": str(os.cpu_count()),
-        "memory": mem,
+        "memory": total_memory(),
         "load average": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "python": platform.python_version(),
         **versions,
     }
 
 
-def generate(spark: Any, raw: Path, schemas: list[Any], n: int, fmt: str, parts: int) -> None:
-    """Write the hour under ``raw`` (generated on the executors)."""
-    from eljobs.testing.sample import LineGenerator, iter_lines, write_generated_sequence_hour
-
-    d = raw / HOUR.strftime("%Y/%m/%d/%H")
-    if fmt == "sequence":
-        write_generated_sequence_hour(
-            spark,
-            d,
-            schemas,
-            n,
-            hour=HOUR,
-            seed=SEED,
-            partitions=parts,
-            invalid_fraction=INVALID_FRACTION,
-        )
-        return
-    per = -(-n // parts)
-
-    def make(index: int, _it: Any) -> Any:
-        start = index * per
-        gen = LineGenerator(schemas, seed=SEED * 1000 + index)
-        count = max(0, min(per, n - start))
-        for sl in iter_lines(
-            schemas,
-            count,
-            hour=HOUR,
-            first_seq=start + 1,
-            invalid_fraction=INVALID_FRACTION,
-            generator=gen,
-        ):
-            yield f"{sl.seq_id or 0}\t{sl.line}"
-
-    rdd = spark.sparkContext.parallelize(range(parts), parts).mapPartitionsWithIndex(make)
-    rdd.saveAsTextFile(str(d), "org.apache.hadoop.io.compress.GzipCodec")
+# ------------------------------------------------------------------------------- input
 
 
-def floor_run(spark: Any, raw: Path, out: Path, *, persist: bool = True) -> int:
-    """The job's skeleton without the processor; returns the lines written. Without
-    ``persist`` the input is read twice (count, then write) instead of cached once."""
+def generate(gen_raw: Path, work: Path, n: int) -> tuple[Path, Path, float]:
+    """The hour directory and the schema directory of ``n`` generated lines (reused when an
+    earlier run in ``work`` made the same); returns them and the seconds spent."""
+    raw_dir = work / "raw" / HOUR.strftime("%Y/%m/%d/%H")
+    marker = work / "input.txt"
+    wanted = f"gen_raw n={n} chunk={CHUNK} seed={DEFAULT_SEED}"
+    schemas = work / "gen-0" / "schemas"
+    if marker.is_file() and marker.read_text() == wanted and (raw_dir / "raw-hdfs.txt").is_file():
+        return raw_dir, schemas, 0.0
+    t0 = time.perf_counter()
+    pieces = [(k, min(CHUNK, n - k * CHUNK)) for k in range(-(-n // CHUNK))]
+
+    def one(piece: tuple[int, int]) -> Path:
+        k, lines = piece
+        out = work / f"gen-{k}"
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [sys.executable, str(gen_raw), "-n", str(lines), "-o", str(out), "--hdfs-text"]
+        cmd += ["--seed", str(DEFAULT_SEED + k)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        (out / "raw.tsv").unlink(missing_ok=True)  # only the hdfs -text form is read
+        return out / "raw-hdfs.txt"
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        files = list(pool.map(one, pieces))
+    shutil.rmtree(work / "raw", ignore_errors=True)
+    raw_dir.mkdir(parents=True)
+    target = raw_dir / "raw-hdfs.txt"
+    if len(files) == 1:
+        os.replace(files[0], target)
+    else:
+        with target.open("wb") as out:
+            for f in files:
+                with f.open("rb") as src:
+                    shutil.copyfileobj(src, out, 16 << 20)
+                f.unlink()
+    marker.write_text(wanted)
+    return raw_dir, schemas, time.perf_counter() - t0
+
+
+# -------------------------------------------------------------------------- the runs
+
+
+def _session() -> Any:
+    from eljobs.spark import get_session
+
+    return get_session(
+        "local",
+        app_name="bench-backfill",
+        conf={"spark.master": "local[2]", "spark.ui.showConsoleProgress": "false"},
+    )
+
+
+def floor_child(work: Path) -> dict[str, Any]:
+    """The job's skeleton without the processor, in this process."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     from eljobs.io.files import write_files
     from eljobs.io.raw import list_raw_input, naming_bad_input, read_raw
 
-    hours = list_raw_input(spark, str(raw), since=HOUR, until=HOUR.replace(hour=HOUR.hour + 1))
+    spark = _session()
+    hours = list_raw_input(
+        spark, str(work / "raw"), since=HOUR, until=HOUR.replace(hour=HOUR.hour + 1)
+    )
     df = read_raw(spark, hours).select("hour", "raw")
 
     def identity(batches: Any) -> Any:
         yield from batches
 
-    passed = df.mapInArrow(identity, df.schema)
-    if persist:
-        passed = passed.persist(StorageLevel.DISK_ONLY)  # as the job does
+    passed = df.mapInArrow(identity, df.schema).persist(StorageLevel.DISK_ONLY)  # as the job
     with naming_bad_input(spark, hours):
         counts = passed.groupBy("hour").count().collect()
     written = write_files(
         passed.select(F.lit("floor").alias("topic"), F.col("raw").alias("value")),
-        f"file://{out}",
-        topics=["floor"],  # known up front, as the job knows its topics from the counts
+        f"file://{work / 'out_floor'}",
+        topics=["floor"],
     )
     passed.unpersist()
-    assert sum(r["count"] for r in counts) == written["floor"]
-    return written["floor"]
+    lines = sum(r["count"] for r in counts)
+    if lines != written["floor"]:
+        raise RuntimeError(f"floor: read {lines} lines but wrote {written['floor']}")
+    spark.stop()
+    return {"lines": lines}
 
 
-def eljobs_run(spark: Any, raw: Path, schemas_dir: Path, out: Path, report: Path) -> Any:
-    """The backfill job itself."""
+def job_child(work: Path, schemas: Path) -> dict[str, Any]:
+    """The backfill job itself, in this process."""
     from eljobs.config import parse_config
     from eljobs.jobs.backfill import Config, run
 
+    spark = _session()
     cfg = parse_config(
         Config,
         [
-            "--input_path", str(raw),
+            "--input_path", str(work / "raw"),
             "--since", HOUR.isoformat(),
             "--until", HOUR.replace(hour=HOUR.hour + 1).isoformat(),
-            "--schemas_path", str(schemas_dir),
-            "--output", f"file://{out}",
+            "--schemas_path", str(schemas),
+            "--output", f"file://{work / 'out_eljobs'}",
             "--output_invalid",
-            "--report_path", str(report),
+            "--report_path", str(work / "account.json"),
         ],
     )  # fmt: skip
-    return run(spark, cfg)
+    result = run(spark, cfg)
+    spark.stop()
+    return {"lines": result.totals()["read"], "totals": result.totals(), "ok": result.ok}
 
 
-def profile(schemas: list[Any], schemas_dir: Path, lines: int) -> tuple[float, str]:
-    """Per-line processing of the first partition's first ``lines`` lines, in this process."""
-    import pyarrow as pa
+def measure(args: list[str]) -> dict[str, Any]:
+    """Run this script as a child with ``args``; wall time and the peak resident memory of its
+    process tree, sampled every 0.2 s."""
+    import psutil
 
-    from eljobs.eventlogging import PRODUCTION_FORMAT, Processor, SchemaRepository, process_batch
-    from eljobs.testing.sample import LineGenerator, iter_lines
-
-    gen = LineGenerator(schemas, seed=SEED * 1000)
-    raw = [
-        sl.line
-        for sl in iter_lines(
-            schemas, lines, hour=HOUR, invalid_fraction=INVALID_FRACTION, generator=gen
-        )
-    ]
-    proc = Processor(PRODUCTION_FORMAT, SchemaRepository.from_paths([str(schemas_dir)]))
-    batches = [
-        pa.RecordBatch.from_pydict({"raw": raw[i : i + 10_000]}) for i in range(0, len(raw), 10_000)
-    ]
-    process_batch(batches[0].slice(0, 100), proc)  # build the validators outside the profile
-    prof = cProfile.Profile()
     t0 = time.perf_counter()
-    prof.enable()
-    for b in batches:
-        process_batch(b, proc)
-    prof.disable()
-    elapsed = time.perf_counter() - t0
-    s = io.StringIO()
-    pstats.Stats(prof, stream=s).sort_stats("tottime").print_stats(18)
-    return elapsed, s.getvalue()
+    proc = subprocess.Popen(
+        [sys.executable, __file__, *args], stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    peak = {"tree": 0, "python_worker": 0, "jvm": 0}
+    stop = threading.Event()
+
+    def sample() -> None:
+        parent = psutil.Process(proc.pid)
+        while not stop.is_set():
+            try:
+                procs = [parent, *parent.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            total = 0
+            for p in procs:
+                try:
+                    rss = p.memory_info().rss
+                    name = p.name()
+                except psutil.Error:
+                    continue
+                total += rss
+                if name == "java":
+                    peak["jvm"] = max(peak["jvm"], rss)
+                elif p.pid != proc.pid:
+                    peak["python_worker"] = max(peak["python_worker"], rss)
+            peak["tree"] = max(peak["tree"], total)
+            stop.wait(SAMPLE_S)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = proc.communicate()
+    stop.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"child {args} exited with {proc.returncode}")
+    result = json.loads(out.strip().splitlines()[-1])
+    result["seconds"] = time.perf_counter() - t0
+    result["peak"] = peak
+    return result
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
 
 
 def main() -> int:
-    """Run the benchmark and print the report."""
+    """Generate (or reuse) the input, time the floor and the job, print the report."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--n", type=int, default=1_000_000, help="raw lines (default 1,000,000)")
-    ap.add_argument("--input", choices=("sequence", "text"), default="sequence")
-    ap.add_argument("--partitions", type=int, default=2, help="input files (default 2)")
-    ap.add_argument("--profile_lines", type=int, default=50_000)
     ap.add_argument("--work", default=None, help="work folder (default: a temporary one)")
-    ap.add_argument("--keep", action="store_true", help="keep the work folder")
-    ap.add_argument(
-        "--reuse_input",
-        action="store_true",
-        help="keep the input of an earlier run in --work when it has the same N and format",
-    )
+    ap.add_argument("--keep", action="store_true", help="keep the temporary work folder")
+    shared = Path(os.environ.get("ELJOBS_SHARED", ROOT.parent / "shared"))
+    ap.add_argument("--gen_raw", default=str(shared / "tools" / "gen_raw.py"))
+    ap.add_argument("--only", choices=("floor", "eljobs"), default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--child", choices=("floor", "eljobs"), default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
-    work = Path(args.work or tempfile.mkdtemp(prefix="eljobs-bench-backfill-"))
+    work = Path(args.work or tempfile.mkdtemp(prefix="eljobs-bench-backfill-")).absolute()
     work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("ELJOBS_WORK", str(work / "spark"))
     os.environ.setdefault("ELJOBS_SPARK_LOG_LEVEL", "ERROR")
+    if args.child:  # one timed run, in its own process
+        schemas = work / "gen-0" / "schemas"
+        result = floor_child(work) if args.child == "floor" else job_child(work, schemas)
+        sys.stdout.flush()
+        print(json.dumps(result))
+        return 0
 
-    from eljobs.spark import get_session
-    from eljobs.testing.sample import DEMO_SCHEMAS, write_sample_schemas
-
-    before = machine()
-    spark = get_session(
-        "local",
-        app_name="bench-backfill",
-        conf={"spark.master": "local[2]", "spark.ui.showConsoleProgress": "false"},
-    )
     try:
-        schemas_dir, raw = work / "schemas", work / "raw"
-        schemas = write_sample_schemas(schemas_dir, DEMO_SCHEMAS)
-        marker = work / "input.txt"
-        wanted = f"n={args.n} input={args.input} partitions={args.partitions} seed={SEED}"
-        if args.reuse_input and marker.is_file() and marker.read_text() == wanted:
-            gen_s = 0.0
-        else:
-            shutil.rmtree(raw, ignore_errors=True)
-            marker.unlink(missing_ok=True)
-            t0 = time.perf_counter()
-            generate(spark, raw, schemas, args.n, args.input, args.partitions)
-            gen_s = time.perf_counter() - t0
-            marker.write_text(wanted)
-        for out in ("out_floor", "out_floor_nocache", "out_eljobs"):
+        before = machine()
+        raw_dir, _schemas, gen_s = generate(Path(args.gen_raw), work, args.n)
+        size = sum(p.stat().st_size for p in raw_dir.iterdir() if p.is_file())
+        for out in ("out_floor", "out_eljobs"):
             shutil.rmtree(work / out, ignore_errors=True)
-        files = [p for p in raw.rglob("part-*") if not p.name.endswith(".crc")]
-        size = sum(p.stat().st_size for p in files)
-
-        # start the JVM side and the Python workers before anything is timed
-        warm = spark.range(1000, numPartitions=2)
-        warm.mapInArrow(lambda it: (b for b in it), warm.schema).count()
-
-        t0 = time.perf_counter()
-        floor_lines = floor_run(spark, raw, work / "out_floor")
-        floor_s = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        floor_lines_nc = floor_run(spark, raw, work / "out_floor_nocache", persist=False)
-        floor_nc_s = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        result = eljobs_run(spark, raw, schemas_dir, work / "out_eljobs", work / "account.json")
-        eljobs_s = time.perf_counter() - t0
-        totals = result.totals()
+        common = ["--work", str(work), "--n", str(args.n)]
+        runs: dict[str, dict[str, Any]] = {}
+        for name in ("floor", "eljobs"):
+            if args.only in (None, name):
+                runs[name] = measure([*common, "--child", name])
         after = machine()
 
-        prof_lines = min(args.profile_lines, -(-args.n // args.partitions))
-        prof_s, prof_text = profile(schemas, schemas_dir, prof_lines)
-
-        floor_lps, eljobs_lps = floor_lines / floor_s, totals["read"] / eljobs_s
         print()
         print("=" * 78)
-        print(f"bench/backfill: N = {args.n:,} raw lines, local[2]")
+        print(f"bench/backfill: N = {args.n:,} raw lines (gen_raw.py --hdfs-text), local[2]")
         print("=" * 78)
         print(
             "machine: "
             + ", ".join(f"{k} {before[k]}" for k in ("nproc", "memory", "load average"))
-            + f" (load average at the end: {after['load average']})"
+            + f" (at the end: {after['load average']}); shared with other work: "
+            "absolute rates move with its load, same-run ratios much less"
         )
-        print("versions: " + ", ".join(f"{k} {v}" for k, v in before.items() if k not in (
-            "nproc", "memory", "load average")))  # fmt: skip
-        jvm: Any = spark._jvm
-        java = jvm.java.lang.System.getProperty("java.version")
-        print(f"java {java}, spark {spark.version}")
-        kind = "gzip SequenceFile" if args.input == "sequence" else "gzip text"
+        skip = ("nproc", "memory", "load average")
+        print("versions: " + ", ".join(f"{k} {v}" for k, v in before.items() if k not in skip))
         print(
-            f"input: {kind}, "
-            f"{len(files)} files, {size / 1e6:.1f} MB compressed, "
-            f"generated in {gen_s:.1f} s (0: reused); "
-            f"{INVALID_FRACTION:.0%} invalid lines"
+            f"input: one text file, {size / 1e6:.0f} MB, {size / max(args.n, 1):.0f} B/line; "
+            f"generated in {gen_s:.0f} s (0: reused)"
         )
         print()
-        print(f"{'run':<8} {'lines':>10} {'seconds':>9} {'lines/s':>10}")
-        print(f"{'floor':<8} {floor_lines:>10,} {floor_s:>9.1f} {floor_lps:>10,.0f}")
-        print(f"{'eljobs':<8} {totals['read']:>10,} {eljobs_s:>9.1f} {eljobs_lps:>10,.0f}")
-        print(
-            f"(the floor without persist, reading the input twice: {floor_lines_nc:,} lines in "
-            f"{floor_nc_s:.1f} s; persisting costs {floor_s - floor_nc_s:+.1f} s on the floor, "
-            "and saves the job a second pass of the processor)"
-        )
-        print()
-        ratio = eljobs_s / floor_s
-        print(
-            f"eljobs / floor time: {ratio:.1f}x (target <= 5x: "
-            f"{'met' if ratio <= 5 else 'NOT met'})"
-        )
-        print(
-            f"eljobs vs the reference processor (~{REFERENCE_LPS:.0f} lines/s, one process): "
-            f"{eljobs_lps / REFERENCE_LPS:.1f}x (aim 50x)"
-        )
-        print(
-            "account: read {read:,} = valid {valid:,} + validation {validation:,} + processor "
-            "{processor:,}".format(**totals)
-        )
-        print()
-        print(
-            f"where the time goes: cProfile of the per-line processor over {prof_lines:,} lines "
-            f"identical to the first input partition's, in this process: {prof_s:.1f} s, "
-            f"{prof_lines / prof_s:,.0f} lines/s under the profiler"
-        )
-        print(prof_text)
+        head = f"{'run':<8} {'lines':>10} {'wall s':>8} {'lines/s':>9} {'tree peak':>10}"
+        print(head + f" {'py worker':>10} {'JVM':>10}")
+        for name, r in runs.items():
+            lps = r["lines"] / r["seconds"]
+            p = r["peak"]
+            print(
+                f"{name:<8} {r['lines']:>10,} {r['seconds']:>8.1f} {lps:>9,.0f} "
+                f"{_gib(p['tree']):>10} {_gib(p['python_worker']):>10} {_gib(p['jvm']):>10}"
+            )
+        print("(wall time of each run's own process, Spark start-up included)")
+        if "eljobs" in runs:
+            r = runs["eljobs"]
+            lps = r["lines"] / r["seconds"]
+            print()
+            if "floor" in runs:
+                ratio = r["seconds"] / runs["floor"]["seconds"]
+                print(f"eljobs / floor time: {ratio:.2f}x (target <= 2x)")
+            print(
+                f"eljobs vs the reference processor ({REFERENCE_LPS:.0f} lines/s on this input, "
+                f"one process): {lps / REFERENCE_LPS:.1f}x (target 50x)"
+            )
+            print(
+                "account: read {read:,} = valid {valid:,} + validation {validation:,} + "
+                "processor {processor:,}".format(**r["totals"])
+            )
     finally:
-        spark.stop()
         if not args.keep and not args.work:
             shutil.rmtree(work, ignore_errors=True)
     return 0

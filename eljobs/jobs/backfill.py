@@ -126,6 +126,17 @@ class Config(KafkaOptions):
         help="Spread the raw lines over this many partitions before processing (0: keep the "
         "input splits; useful when a few unsplittable gzip files hold an hour).",
     )
+    arrow_batch_rows: int = option(
+        2000,
+        help="Raw lines per Arrow batch handed to the Python processor "
+        "(spark.sql.execution.arrow.maxRecordsPerBatch for this run): bounds a Python "
+        "worker's memory whatever the size of the input.",
+    )
+    max_partition_bytes: int = option(
+        64 * 2**20,
+        help="Largest input split in bytes (spark.sql.files.maxPartitionBytes for this run): "
+        "a large uncompressed text file is read by several tasks; gzip files cannot be split.",
+    )
     hostname: str | None = option(
         None, help="recvFrom of EventError events (default: each executor's host name)."
     )
@@ -184,6 +195,15 @@ class Config(KafkaOptions):
         if bad:
             problems.append(
                 f"--disabled_schemas: expected schema names (letters, digits, _ . -), found {bad}"
+            )
+        if self.arrow_batch_rows < 1:
+            problems.append(
+                f"--arrow_batch_rows: expected 1 or more, found {self.arrow_batch_rows}"
+            )
+        if self.max_partition_bytes < 2**20:
+            problems.append(
+                f"--max_partition_bytes: expected at least 1 MiB (1048576), found "
+                f"{self.max_partition_bytes}"
             )
         if self.repartition < 0:
             problems.append(f"--repartition: expected 0 or more, found {self.repartition}")
@@ -371,7 +391,28 @@ def _extra_templates(plans: list[OutputPlan]) -> tuple[dict[str, str], dict[str,
 
 
 def run(spark: SparkSession, cfg: Config) -> BackfillResult:
-    """Run the backfill described by ``cfg`` (see the module docstring)."""
+    """Run the backfill described by ``cfg`` (see the module docstring).
+
+    The batch and split sizes of ``cfg`` are set on the session for the run and restored after.
+    """
+    settings = {
+        "spark.sql.execution.arrow.maxRecordsPerBatch": str(cfg.arrow_batch_rows),
+        "spark.sql.files.maxPartitionBytes": str(cfg.max_partition_bytes),
+    }
+    before: dict[str, str | None] = {k: spark.conf.get(k, None) for k in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        return _run(spark, cfg)
+    finally:
+        for key, old in before.items():
+            if old is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, old)
+
+
+def _run(spark: SparkSession, cfg: Config) -> BackfillResult:
     from pyspark import StorageLevel
 
     report = RunReport(job="backfill", config=effective_config(cfg))
