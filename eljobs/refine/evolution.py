@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from pyspark.sql.types import ArrayType, DataType, MapType, StructField, StructType
 
+from eljobs.refine.schema import make_nullable
+
 
 @dataclass
 class MergeResult:
@@ -133,8 +135,6 @@ def planned_table_schema(
     Lets Refine conform and write a partition before any DDL, so a target that fails (corrupt
     records, a write error) changes no table. :func:`same_columns` checks the guess afterwards.
     """
-    from eljobs.refine.schema import make_nullable
-
     frame_data = data_fields(frame_schema, keys)
     if existing is None:
         parts = frame_partition_fields(frame_schema, keys)

@@ -20,10 +20,16 @@ from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from eljobs.config import effective_config
+from eljobs.io.email import send_email
 from eljobs.io.fs import FileSystem, filesystem
 from eljobs.refine.context import TransformContext, TransformFn, apply_transforms
+from eljobs.refine.evolution import same_columns
 from eljobs.refine.flags import DONE_FLAG, FAILED_FLAG, should_refine
+from eljobs.refine.frames import add_partition_columns, conform_to_table, normalize_and_widen
 from eljobs.refine.hive_table import HiveTableWriter
+from eljobs.refine.reader import read_target
+from eljobs.refine.report import Failure, failure_report
+from eljobs.refine.schema import make_loader
 from eljobs.refine.table_writer import TableWriter
 from eljobs.refine.targets import (
     RefineTarget,
@@ -269,14 +275,6 @@ class Refiner:
         is it committed, so a failing target leaves its table and old partition as they were
         (the reference fails corrupt input before any of it too).
         """
-        from eljobs.refine.evolution import same_columns
-        from eljobs.refine.frames import (
-            add_partition_columns,
-            conform_to_table,
-            normalize_and_widen,
-        )
-        from eljobs.refine.reader import read_target
-
         t0 = time.monotonic()
         res = TargetResult(
             target=str(target),
@@ -391,9 +389,6 @@ def run_refine(
     Returns:
         A :class:`RefineResult`, ``ok`` iff no target failed.
     """
-    from eljobs.refine.report import Failure, failure_report
-    from eljobs.refine.schema import make_loader
-
     transforms = [*resolve_transforms(cfg.transform_functions), *extra_transforms]
     loader = (
         None
@@ -534,8 +529,6 @@ def _rel(r: TargetResult) -> str:
 
 
 def _email(spark: Any, cfg: RefineConfig, subject: str, body: str) -> None:
-    from eljobs.io.email import send_email
-
     try:
         send_email(
             smtp_uri=cfg.smtp_uri,
