@@ -8,17 +8,15 @@ directory. The ``_REFINED``/``_REFINE_FAILED`` flags stay in the partition direc
 **Commit.** The rows are staged in ``<partition>/_staging-<id>/`` (``_`` names are skipped
 by Hive and Spark listings, so nothing reads them there), then:
 
-1. a partition still in the reference's layout (files directly in the partition directory,
-   location = partition directory) is first moved into ``data-legacy/`` file by file and
-   pointed there: readers that list partitions recursively (Spark) see the same rows
-   throughout, and the metastore switch keeps them;
-2. the staging directory is renamed to ``data-<id>`` (beside the current location, never
-   inside it, so still unread);
-3. the metastore partition is pointed at ``data-<id>`` (``SET LOCATION``, or ``ADD
+1. the staging directory is renamed to ``data-<id>``: beside the current location, or, for a
+   partition still in the reference's flat layout (files directly in the partition directory,
+   which is the location), inside it, where Spark and Hive (which do not list a partition's
+   sub-directories) still do not read it;
+2. the metastore partition is pointed at ``data-<id>`` (``SET LOCATION``, or ``ADD
    PARTITION … LOCATION`` for a new one): one metastore update, the moment readers switch
    from the old rows to the new;
-4. every other entry of the partition directory (the old data directory, leftovers of killed
-   runs, old flags) is deleted.
+3. every other entry of the partition directory (the old data directory or the flat layout's
+   files, leftovers of killed runs, old flags) is deleted.
 
 A process killed between any two steps leaves the table showing the old rows (before 3) or
 the new ones (after); the next run finishes the clean-up. The drill in
@@ -56,8 +54,6 @@ log = logging.getLogger(__name__)
 STAGING_PREFIX = "_staging-"
 #: Prefix of a committed data directory inside a partition directory.
 DATA_PREFIX = "data-"
-#: Where the files of a partition in the reference's flat layout are gathered.
-LEGACY_DIR = "data-legacy"
 
 
 class CommitError(OSError):
@@ -118,7 +114,7 @@ class HiveTableWriter:
         )
 
     def commit(self, staged: str) -> None:
-        """Put the staged rows in place (module docstring, steps 1-4).
+        """Put the staged rows in place (module docstring, steps 1-3).
 
         Raises:
             CommitError: the file system refused a rename.
@@ -126,8 +122,6 @@ class HiveTableWriter:
         t = self.target
         part = t.partition_path.rstrip("/")
         current = partition_location(self.spark, t.quoted_table, t.spec)
-        if current is not None and self._same_path(current, part):
-            current = self._gather_legacy(part)
         name = staged.rstrip("/").rsplit("/", 1)[-1]
         final = f"{part}/{DATA_PREFIX}{name.removeprefix(STAGING_PREFIX)}"
         self._rename(staged, final)
@@ -149,35 +143,15 @@ class HiveTableWriter:
 
     # ----------------------------------------------------------------------------------------
 
-    def _same_path(self, a: str, b: str) -> bool:
-        return self.fs.qualify(a).rstrip("/") == self.fs.qualify(b).rstrip("/")
-
     def _rename(self, source: str, dest: str) -> None:
         try:
             self.fs.rename(source, dest)
         except OSError as e:  # FsError names both paths and the reason
             raise CommitError(str(e)) from e
 
-    def _gather_legacy(self, part: str) -> str:
-        """Move the data files of a flat partition into ``data-legacy/`` and point the
-        partition there; return the new location. Readers listing recursively see the same
-        files before, during and after."""
-        t = self.target
-        legacy = f"{part}/{LEGACY_DIR}"
-        self.fs.mkdirs(legacy)
-        for entry in self.fs.list(part, missing_ok=True):
-            if entry.is_dir or entry.name.startswith(("_", ".")):
-                continue
-            self._rename(entry.path, f"{legacy}/{entry.name}")
-            failpoint("commit_gathering")
-        set_partition_location(self.spark, t.quoted_table, t.spec, legacy)
-        log.info("%s: partition %s moved to the data-<id> layout", t.quoted_table, t.spec)
-        failpoint("commit_gathered")
-        return legacy
-
     def _clean(self, part: str, *, keep: str) -> None:
-        """Delete every entry of the partition directory but ``keep`` (old data, leftovers of
-        killed runs, old flags: the runner writes the new flag next)."""
+        """Delete every entry of the partition directory but ``keep`` (old data directory or
+        flat files, leftovers of killed runs, old flags: the runner writes the new flag next)."""
         kept = self.fs.qualify(keep).rstrip("/")
         for entry in self.fs.list(part, missing_ok=True):
             if self.fs.qualify(entry.path).rstrip("/") == kept:

@@ -1,6 +1,6 @@
 """The Hive writer's partition layout and commit: rows in ``<partition>/data-<id>/`` with the
 metastore partition pointing there, the old directory deleted after the switch, flat partitions
-of the Scala layout converted, staging directories unread and discarded."""
+of the Scala layout replaced, staging directories unread and discarded."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pyspark.sql.types import StructType
 
 from eljobs.io.fs import JvmFileSystem
 from eljobs.refine.ddl import partition_location
-from eljobs.refine.hive_table import LEGACY_DIR, HiveTableWriter
+from eljobs.refine.hive_table import HiveTableWriter
 from eljobs.refine.targets import RefineTarget
 
 DB = "t_refine_hive_table"
@@ -102,14 +102,16 @@ def test_a_partition_of_the_flat_layout_is_converted_then_replaced(
     target.write_flag(fs, "_REFINED")
     assert _rows(spark) == [1, 2]
 
-    # Step 1 alone: the files gathered into data-legacy/, the same rows through the metastore.
-    writer._gather_legacy(part)
-    assert LEGACY_DIR in _entries(Path(part))
+    staged = writer.stage(spark.createDataFrame([(5, 2024)], SCHEMA), codec="snappy")
+    name = Path(staged).name.replace("_staging-", "data-")
+    # Step 1 alone: the new rows renamed inside the flat location are not read.
+    writer._rename(staged, f"{part}/{name}")
     assert _rows(spark) == [1, 2]
+    writer.fs.rename(f"{part}/{name}", staged)
 
-    writer.commit(writer.stage(spark.createDataFrame([(5, 2024)], SCHEMA), codec="snappy"))
+    writer.commit(staged)
     (only,) = _entries(Path(part))
-    assert only.startswith("data-") and only != LEGACY_DIR
+    assert only == name
     assert _rows(spark) == [5]
 
 
