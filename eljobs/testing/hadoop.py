@@ -42,6 +42,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import zipfile
 from pathlib import Path
 from types import TracebackType
 
@@ -75,6 +76,22 @@ appender.err.target = SYSTEM_ERR
 appender.err.layout.type = PatternLayout
 appender.err.layout.pattern = %d{HH:mm:ss.SSS} %p %c{1}: %m%n
 """
+
+
+#: Spark settings of a job submitted to the mini YARN, over ``conf/spark-cluster.conf`` (which
+#: asks for 8 GiB x 4-core executors, dynamic allocation and YARN's external shuffle service).
+#: One small executor fits the test machine, and the mini NodeManager runs no ``spark_shuffle``
+#: auxiliary service, so executors keep their own shuffle files. Give them to ``bin/<job>`` as
+#: ``ELJOBS_SPARK_ARGS`` (:meth:`MiniHadoopCluster.spark_args`).
+MINI_YARN_SPARK_CONF: dict[str, str] = {
+    "spark.driver.memory": "1g",
+    "spark.executor.instances": "1",
+    "spark.executor.memory": "1g",
+    "spark.executor.cores": "1",
+    "spark.executor.memoryOverhead": "384m",
+    "spark.dynamicAllocation.enabled": "false",
+    "spark.shuffle.service.enabled": "false",
+}
 
 
 class HadoopClusterError(RuntimeError):
@@ -285,6 +302,43 @@ class MiniHadoopCluster:
                 )
         else:
             self.write_bytes(path, src.read_bytes())
+
+    def upload_spark_jars(self, path: str = "/spark/spark-jars.zip") -> str:
+        """Put pyspark's jars on HDFS as one uncompressed zip; returns its URI.
+
+        That URI is what ``spark.yarn.archive`` takes (a site does the same once per Spark
+        version): without it every submission zips and uploads the 460 MB of jars again.
+        """
+        import pyspark
+
+        jars = Path(pyspark.__file__).resolve().parent / "jars"
+        with tempfile.TemporaryDirectory(prefix="eljobs-spark-jars-") as tmp:
+            archive = Path(tmp) / "spark-jars.zip"
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED) as z:
+                for jar in sorted(jars.glob("*.jar")):
+                    z.write(jar, jar.name)
+            self.put(archive, path)
+        return f"{self.default_fs}{path}"
+
+    def spark_args(self, *, spark_archive: str | None = None) -> str:
+        """``ELJOBS_SPARK_ARGS`` for ``bin/<job>`` on this YARN: :data:`MINI_YARN_SPARK_CONF`,
+        and ``spark.yarn.archive`` when given (:meth:`upload_spark_jars`)."""
+        conf = dict(MINI_YARN_SPARK_CONF)
+        if spark_archive:
+            conf["spark.yarn.archive"] = spark_archive
+        return " ".join(f"--conf {k}={v}" for k, v in conf.items())
+
+    def yarn_container_logs(self) -> dict[str, list[Path]]:
+        """Log folders of the containers the NodeManager ran, per application id.
+
+        The ResourceManager's REST API is no help here: the two YARN web apps of one JVM share
+        Guice's static servlet filter, and the NodeManager's, started last, answers for both.
+        """
+        out: dict[str, list[Path]] = {}
+        # MiniYARNCluster names them <name>-logDir-nm-<i>_<j> under ./target (or a link to it).
+        for app in sorted(self.base_dir.glob("**/*-logDir-nm-*/application_*")):
+            out[app.name] = sorted(p for p in app.iterdir() if p.name.startswith("container_"))
+        return out
 
     def env(self) -> dict[str, str]:
         """Environment settings that point Hadoop clients and Spark at this cluster."""
