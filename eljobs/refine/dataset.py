@@ -152,7 +152,7 @@ class RefineDatasetConfig(JobConfig):
         if tuple(self.schema_base_uris) == ("eventlogging",) and not self.eventlogging_schemas_path:
             problems.append("schema_base_uris=eventlogging needs eventlogging_schemas_path.")
         if self.transform_functions:
-            from eljobs.refine.runner import TransformLookupError, resolve_transforms
+            from eljobs.refine.transforms import TransformLookupError, resolve_transforms
 
             for name in self.transform_functions:
                 try:
@@ -226,10 +226,10 @@ def run_refine_dataset(spark: Any, cfg: RefineDatasetConfig) -> Any:
         Refiner,
         RefineResult,
         print_results,
-        resolve_transforms,
         short_error,
     )
     from eljobs.refine.schema import jsonschema_to_spark, make_loader
+    from eljobs.refine.transforms import resolve_transforms
     from eljobs.report import RunReport, default_report_path
 
     job_name = "refine_dataset"

@@ -237,7 +237,7 @@ class RefineConfig(JobConfig):
         if ":" not in self.smtp_uri and self.should_email_report:
             problems.append(f"smtp_uri must be host:port, found {self.smtp_uri!r}.")
         if self.transform_functions:
-            from eljobs.refine.runner import TransformLookupError, resolve_transforms
+            from eljobs.refine.transforms import TransformLookupError, resolve_transforms
 
             for name in self.transform_functions:
                 try:

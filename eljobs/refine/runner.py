@@ -7,14 +7,13 @@ passes its sanitizer as ``extra_transforms`` (applied after ``transform_function
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
@@ -37,6 +36,7 @@ from eljobs.refine.targets import (
     discover_targets,
     table_collisions,
 )
+from eljobs.refine.transforms import resolve_transforms
 from eljobs.report import RunReport, default_report_path, format_table
 from eljobs.secrets import redact
 
@@ -45,10 +45,6 @@ if TYPE_CHECKING:
     from eljobs.refine.schema import SchemaLoader
 
 log = logging.getLogger(__name__)
-
-
-class TransformLookupError(ValueError):
-    """A ``transform_functions`` name does not name a known transform function."""
 
 
 @dataclass
@@ -86,64 +82,6 @@ class RefineResult:
     targets: list[TargetResult] = field(default_factory=list)
     report_path: str | None = None
     failure_report: str | None = None
-
-
-#: The Scala package whose object names ``--transform_functions`` accepts for a registry name.
-SCALA_TRANSFORM_PACKAGE = "org.wikimedia.analytics.refinery.job.refine"
-
-
-def resolve_transforms(names: Sequence[str]) -> list[TransformFn]:
-    """Turn ``--transform_functions`` entries into functions.
-
-    Only two kinds of entry are accepted, so a typo or an arbitrary module attribute
-    (``find_column``) is refused when the options are read instead of failing every target:
-
-    * a name of the registry :data:`eljobs.refine.transforms.TRANSFORMS` (names, aliases and
-      the reference's camelCase names, e.g. ``event_transforms``, ``deduplicate_eventlogging``),
-      bare or as the Scala object name ``org.wikimedia.analytics.refinery.job.refine.<name>``;
-    * an explicit Python ``package.module:function``, for functions outside the registry.
-
-    Raises:
-        TransformLookupError: an entry is neither (the message names the option and the entry
-            and lists the accepted names).
-    """
-    out: list[TransformFn] = []
-    for raw in names:
-        name = raw.strip()
-        if name:
-            out.append(_lookup_transform(name))
-    return out
-
-
-def _lookup_transform(name: str) -> TransformFn:
-    transforms: Any = importlib.import_module("eljobs.refine.transforms")
-    registry: dict[str, TransformFn] = transforms.TRANSFORMS
-    if ":" in name:
-        return _import_function(name)
-    bare = name.removeprefix(SCALA_TRANSFORM_PACKAGE + ".")
-    if bare in registry:
-        return registry[bare]
-    raise TransformLookupError(
-        f"--transform_functions: unknown transform function {name!r}; expected one of "
-        f"{', '.join(sorted(registry, key=str.lower))} (also as "
-        f"{SCALA_TRANSFORM_PACKAGE}.<name>), or an explicit Python 'package.module:function'"
-    )
-
-
-def _import_function(name: str) -> TransformFn:
-    module_name, _, attr = name.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise TransformLookupError(
-            f"--transform_functions: {name!r}: cannot import module {module_name!r} ({e})"
-        ) from e
-    fn = getattr(module, attr, None)
-    if not callable(fn) or isinstance(fn, type):
-        raise TransformLookupError(
-            f"--transform_functions: {name!r}: module {module_name!r} has no function {attr!r}"
-        )
-    return cast("TransformFn", fn)
 
 
 def select_targets(

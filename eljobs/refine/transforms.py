@@ -50,7 +50,7 @@ import importlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -689,3 +689,68 @@ __all__ = [
     "find_columns",
     *TRANSFORMS,
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# --transform_functions lookup
+
+
+class TransformLookupError(ValueError):
+    """A ``transform_functions`` name does not name a known transform function."""
+
+
+#: The Scala package whose object names ``--transform_functions`` accepts for a registry name.
+SCALA_TRANSFORM_PACKAGE = "org.wikimedia.analytics.refinery.job.refine"
+
+
+def resolve_transforms(names: Sequence[str]) -> list[TransformFn]:
+    """Turn ``--transform_functions`` entries into functions.
+
+    Only two kinds of entry are accepted, so a typo or an arbitrary module attribute
+    (``find_column``) is refused when the options are read instead of failing every target:
+
+    * a name of the registry :data:`eljobs.refine.transforms.TRANSFORMS` (names, aliases and
+      the reference's camelCase names, e.g. ``event_transforms``, ``deduplicate_eventlogging``),
+      bare or as the Scala object name ``org.wikimedia.analytics.refinery.job.refine.<name>``;
+    * an explicit Python ``package.module:function``, for functions outside the registry.
+
+    Raises:
+        TransformLookupError: an entry is neither (the message names the option and the entry
+            and lists the accepted names).
+    """
+    out: list[TransformFn] = []
+    for raw in names:
+        name = raw.strip()
+        if name:
+            out.append(_lookup_transform(name))
+    return out
+
+
+def _lookup_transform(name: str) -> TransformFn:
+    registry: dict[str, TransformFn] = TRANSFORMS
+    if ":" in name:
+        return _import_function(name)
+    bare = name.removeprefix(SCALA_TRANSFORM_PACKAGE + ".")
+    if bare in registry:
+        return registry[bare]
+    raise TransformLookupError(
+        f"--transform_functions: unknown transform function {name!r}; expected one of "
+        f"{', '.join(sorted(registry, key=str.lower))} (also as "
+        f"{SCALA_TRANSFORM_PACKAGE}.<name>), or an explicit Python 'package.module:function'"
+    )
+
+
+def _import_function(name: str) -> TransformFn:
+    module_name, _, attr = name.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise TransformLookupError(
+            f"--transform_functions: {name!r}: cannot import module {module_name!r} ({e})"
+        ) from e
+    fn = getattr(module, attr, None)
+    if not callable(fn) or isinstance(fn, type):
+        raise TransformLookupError(
+            f"--transform_functions: {name!r}: module {module_name!r} has no function {attr!r}"
+        )
+    return cast("TransformFn", fn)

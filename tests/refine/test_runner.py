@@ -5,13 +5,9 @@ from __future__ import annotations
 import pytest
 
 from eljobs.refine import transforms
-from eljobs.refine.runner import (
-    TransformLookupError,
-    group_by_table,
-    resolve_transforms,
-    short_error,
-)
+from eljobs.refine.runner import group_by_table, short_error
 from eljobs.refine.targets import RefineTarget
+from eljobs.refine.transforms import TransformLookupError, resolve_transforms
 
 
 def test_transform_names_scala_names_aliases_and_python_paths():

@@ -21,7 +21,7 @@ from pyspark.sql.types import (
 from eljobs.columns import NORMALIZED_HOST_TYPE
 from eljobs.refine import transforms as T
 from eljobs.refine.context import TransformContext
-from eljobs.refine.runner import resolve_transforms
+from eljobs.refine.transforms import resolve_transforms
 
 UNKNOWN_GEO = {
     "continent": "Unknown",
