@@ -1,5 +1,7 @@
-"""End to end through Kafka: backfill one generated hour into the embedded broker, extract the
-same window back, and compare message for message with the file-sink output of the same input.
+"""End to end through Kafka: backfill one generated hour into the embedded broker (Apache
+Kafka) with both sinks (Spark's connector and eljobs' Python writer), extract the same window
+back with both readers, and compare message for message (key, value, topic) with the
+file-sink output of the same input.
 
 Record timestamps are the produce time (as with Spark's sink and the reference
 ``kafka-confluent`` writer), so the window extracted is the hour(s) the backfill ran in.
@@ -41,7 +43,7 @@ def _topics(out: Path) -> dict[str, list[str]]:
 
 
 def _comparable(topic: str, value: str) -> str:
-    if topic != "eventlogging_EventError":
+    if not topic.endswith("eventlogging_EventError"):
         return value
     capsule = json.loads(value)
     capsule.pop("timestamp", None)
@@ -49,8 +51,19 @@ def _comparable(topic: str, value: str) -> str:
     return json.dumps(capsule, sort_keys=True)
 
 
+def _records(out: Path) -> dict[str, list[tuple[str | None, str]]]:
+    """Extract's record output: per topic, (key, comparable value) of every message."""
+    got: dict[str, list[tuple[str | None, str]]] = {}
+    for topic, lines in _topics(out).items():
+        for line in lines:
+            rec = json.loads(line)
+            assert rec["topic"] == topic
+            got.setdefault(topic, []).append((rec["key"], _comparable(topic, rec["value"])))
+    return got
+
+
 @pytest.mark.slow
-def test_backfill_to_kafka_then_extract_equals_the_file_sink(
+def test_backfill_with_both_sinks_then_extract_with_both_readers_equals_the_file_sink(
     spark: Any, schemas_dir: Path, tmp_path: Path
 ) -> None:
     schemas = load_sample_schemas(NAMES, source=schemas_dir)
@@ -70,48 +83,64 @@ def test_backfill_to_kafka_then_extract_equals_the_file_sink(
     assert backfill.main([*common, "--output", f"file://{file_out}", "--output_invalid"]) == 0
     from_files = _topics(file_out)
     assert "eventlogging_EventError" in from_files and len(from_files) >= 3
+    want = {t: Counter((None, _comparable(t, v)) for v in vs) for t, vs in from_files.items()}
 
+    sinks = ("spark", "python")
     with EmbeddedBroker(log_path=tmp_path / "kafka.log") as b:
         started = datetime.now(UTC)
-        code = backfill.main(
-            [
-                *common,
-                "--output", f"kafka:///{b.bootstrap_servers}?topic=eventlogging_{{schema}}",
-                "--output_invalid",
-                "--create_topics",
-                "--report_path", str(tmp_path / "backfill_kafka.json"),
-            ]
-        )  # fmt: skip
-        assert code == 0
+        for sink in sinks:
+            # Each sink writes its own copy of the topics, prefixed with its name.
+            code = backfill.main(
+                [
+                    *common,
+                    "--output", f"kafka:///{b.bootstrap_servers}?topic={sink}_eventlogging_{{schema}}",
+                    "--output_invalid",
+                    "--create_topics",
+                    "--kafka_sink", sink,
+                    "--kafka_option", "kafka.linger.ms=5",
+                    "--report_path", str(tmp_path / f"backfill_{sink}.json"),
+                ]
+            )  # fmt: skip
+            assert code == 0, sink
         ended = datetime.now(UTC)
-        extracted = tmp_path / "extracted"
-        code = extract.main(
-            [
-                "--bootstrap_servers", b.bootstrap_servers,
-                "--topics_regex", "eventlogging_.*",
-                "--since", floor_hour(started).isoformat(),
-                "--until", (floor_hour(ended) + timedelta(hours=1)).isoformat(),
-                "--output", f"file://{extracted}",
-            ]
-        )  # fmt: skip
-        assert code == 0
-    from_kafka = _topics(extracted)
+        extracted: dict[str, Path] = {}
+        for reader in ("spark", "python"):
+            extracted[reader] = tmp_path / f"extracted_{reader}"
+            code = extract.main(
+                [
+                    "--bootstrap_servers", b.bootstrap_servers,
+                    "--topics_regex", "(spark|python)_eventlogging_.*",
+                    "--since", floor_hour(started).isoformat(),
+                    "--until", (floor_hour(ended) + timedelta(hours=1)).isoformat(),
+                    "--output", f"file://{extracted[reader]}",
+                    "--output_format", "record",
+                    "--kafka_reader", reader,
+                ]
+            )  # fmt: skip
+            assert code == 0, reader
 
-    assert sorted(from_kafka) == sorted(from_files)
-    for topic, values in from_files.items():
-        assert len(from_kafka[topic]) == len(values), topic
-        assert Counter(_comparable(topic, v) for v in from_kafka[topic]) == Counter(
-            _comparable(topic, v) for v in values
-        ), topic
-    # The backfill's account holds what the sink acknowledged per topic: the same counts.
-    report = json.loads((tmp_path / "backfill_kafka.json").read_text())
-    assert report["ok"] is True
-    acknowledged: Counter[str] = Counter()
-    for per_topic_written in report["written"].values():
-        acknowledged.update(per_topic_written)
-    assert acknowledged == Counter({t: len(v) for t, v in from_files.items()})
-    extract_report = json.loads((extracted / "_extract_report.json").read_text())
-    per_topic: Counter[str] = Counter()
-    for row in extract_report["rows"]:
-        per_topic[row["topic"]] += row["written"]
-    assert per_topic == Counter({t: len(v) for t, v in from_files.items()})
+    for reader, out in extracted.items():
+        got = _records(out)
+        report = json.loads((out / "_extract_report.json").read_text())
+        assert report["reader"] == reader
+        for sink in sinks:
+            mine = {
+                t.removeprefix(f"{sink}_"): Counter(pairs)
+                for t, pairs in got.items()
+                if t.startswith(f"{sink}_")
+            }
+            # Message for message: the same keys (none) and values in the same topics.
+            assert mine == want, (sink, reader)
+    for sink in sinks:
+        # The account holds what the sink acknowledged per topic, and every attempt's count:
+        # the topics gained exactly that, nothing twice.
+        report = json.loads((tmp_path / f"backfill_{sink}.json").read_text())
+        assert report["ok"] is True
+        acknowledged: Counter[str] = Counter()
+        for per_topic_written in report["written"].values():
+            acknowledged.update(per_topic_written)
+        assert acknowledged == Counter({f"{sink}_{t}": len(v) for t, v in from_files.items()}), sink
+        (attempts,) = report["kafka_attempts"].values()
+        assert attempts["sink"] == sink
+        assert attempts["duplicates"] == 0 and attempts["failed_attempts"] == 0
+        assert attempts["landed"] == dict(acknowledged)
