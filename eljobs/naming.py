@@ -1,4 +1,4 @@
-"""Name normalization shared by Refine and RefineSanitize (spec §1.4).
+"""Name normalization shared by Refine and RefineSanitize.
 
 ``normalize_name``: the first character is replaced by ``_`` unless it is ``[A-Za-z_]``, every
 other character outside ``[A-Za-z0-9_]`` likewise, then the whole name is lower-cased

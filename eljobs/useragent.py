@@ -8,9 +8,9 @@
   EventLogging processor): either a token that may appear anywhere (``bot``, ``spider``,
   ``WordPress``...), or a tool name / e-mail address at the very start of the string.
 * :func:`eventlogging_user_agent` builds the object the EventLogging processor stores in the
-  capsule's ``userAgent`` (spec eventlogging-processor.md §4.4).
+  capsule's ``userAgent``.
 
-The rule set matters: ua-parser versions disagree mostly on ``device_family`` (spec §4.4), so
+The rule set matters: ua-parser versions disagree mostly on ``device_family``, so
 the rule set is pinned (``ua-parser-builtins==202610``) and reported by :func:`rules_version`.
 """
 
@@ -22,7 +22,7 @@ from importlib import metadata
 from typing import Any, NamedTuple
 
 MAX_USER_AGENT_LENGTH = 800
-"""Longer user agents make the whole EventLogging event a ``processor`` error (spec §4.4)."""
+"""Longer user agents make the whole EventLogging event a ``processor`` error."""
 
 _CACHE_SIZE = 20_000
 
@@ -200,7 +200,7 @@ def shared_eventlogging_user_agent(text: str) -> dict[str, Any]:
 
 
 def eventlogging_user_agent(text: Any) -> dict[str, Any]:
-    """The EventLogging capsule's ``userAgent`` object for a raw ``%u`` field (spec §4.4).
+    """The EventLogging capsule's ``userAgent`` object for a raw ``%u`` field.
 
     ``text`` is the field as it appears in the line, surrounding double quotes included. The
     result has the seven ua-parser keys plus ``wmf_app_version``, ``is_bot`` and

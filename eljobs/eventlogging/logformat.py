@@ -1,7 +1,7 @@
 """EventLogging log-format strings, QSON decoding, time casters and the capsule uuid.
 
-This is the reference processor's ``LogParser`` behaviour (spec eventlogging-processor.md §3,
-§4.1-§4.3, §7), written for speed: the format is compiled once, percent-decoding of the usual
+This is the reference processor's ``LogParser`` behaviour, written for speed: the format is
+compiled once, percent-decoding of the usual
 well-formed query string runs in C, and time conversions are memoized.
 
 Compilation rules, as in the reference: every literal space becomes ``\\s+``; a specifier is
@@ -63,7 +63,7 @@ def _decode_qson_slow(text: str) -> Any:
 
 
 def decode_qson(text: str) -> Any:
-    """Decode query-string-encoded JSON (spec §4.1): strip ``?``/``;`` at both ends, ``+`` to
+    """Decode query-string-encoded JSON: strip ``?``/``;`` at both ends, ``+`` to
     space, lenient percent-decoding to bytes, strict UTF-8, then ``json.loads``."""
     if type(text) is not str or _WHITESPACE.search(text) is not None:
         return _decode_qson_slow(text)
@@ -120,7 +120,7 @@ def _datetime_from_timestamp(t: Any) -> _dt.datetime:
 
 
 def iso8601_from_timestamp(t: Any) -> str:
-    """The ``%D`` caster (spec §4.2): a date-time string (anything ``dateutil`` reads) or a
+    """The ``%D`` caster: a date-time string (anything ``dateutil`` reads) or a
     Unix time, printed in ISO-8601; naive values are taken as UTC and UTC is written ``Z``."""
     if type(t) is str:
         hit = _ISO_CACHE.get(t)
@@ -169,7 +169,7 @@ def uuid5_hex(name: str) -> str:
 
 
 def capsule_uuid(capsule: dict[str, Any], *, clock: Callable[[], float] = time.time) -> str:
-    """The capsule uuid (spec §7) from ``event://{recvFrom}/?seqId={seqId}&dt={dt}``.
+    """The capsule uuid from ``event://{recvFrom}/?seqId={seqId}&dt={dt}``.
 
     Like the reference, the fallback for a missing ``dt`` (the ISO form of ``timestamp``, or of
     ``clock()``) is computed even when ``dt`` is present, so a bad client ``timestamp`` fails.

@@ -1,4 +1,4 @@
-"""The per-line EventLogging processor: raw line → valid capsule or EventError (spec §5-§10).
+"""The per-line EventLogging processor: raw line → valid capsule or EventError.
 
 :class:`Processor` reproduces one iteration of the reference ``eventlogging-processor`` loop:
 parse the line with the log format, drop ``clientValidated``/``isTruncated``, validate the
@@ -107,7 +107,7 @@ def serialize(obj: Any) -> str:
 
 
 def render_topic(template: str | None, capsule: dict[str, Any]) -> str | None:
-    """``template.format(**capsule)`` (spec §10); with no template, the capsule's own ``topic``
+    """``template.format(**capsule)``; with no template, the capsule's own ``topic``
     (None when it has none). Raises what ``str.format`` raises for a missing key."""
     if not template:
         topic = capsule.get("topic")
@@ -334,7 +334,7 @@ class Processor:
         parsed: dict[str, Any] | None,
         origin: tuple[str, str] | None = None,
     ) -> dict[str, Any]:
-        """The EventError capsule of spec §9 (``schema``/``revision`` from the parsed capsule,
+        """The EventError capsule (``schema``/``revision`` from the parsed capsule,
         else recovered from the percent-encoded raw text, else ``unknown``/-1). ``origin`` is
         the ``(position, raw line)`` the uuid is derived from (:func:`error_uuid`; default:
         no position and ``raw_event``)."""

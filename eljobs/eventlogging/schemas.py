@@ -1,7 +1,7 @@
 """EventLogging schema repository, and conversion of Event Platform legacy schemas.
 
 The reference processor fetched schemas over HTTP from meta.wikimedia.org; eljobs reads them
-from ``--schemas_path`` instead (spec eventlogging-processor.md §8.2, §14.6): directories laid
+from ``--schemas_path`` instead: directories laid
 out as ``<dir>/<Name>/<revision>.json|.yaml|.yml``, the layout the reference's
 ``eventlogging-consumer`` preloads. A :class:`SchemaRepository` holds plain documents, so it
 pickles cheaply and is shipped to Spark executors once.

@@ -1,8 +1,8 @@
 """Draft-3 validation of encapsulated events: a compiled fast path plus jsonschema's wording.
 
 The reference validates the whole capsule with jsonschema's ``Draft3Validator`` against the
-capsule schema whose ``event`` property is replaced by the event schema (spec §8.3, §8.4), and
-reports the first error in iteration order (§8.5). jsonschema is far too slow for every event,
+capsule schema whose ``event`` property is replaced by the event schema, and
+reports the first error in iteration order. jsonschema is far too slow for every event,
 so each combined schema is compiled once into a generated Python function that decides
 valid/invalid exactly as ``Draft3Validator`` does; only events that fail go through jsonschema,
 to word the first error. Schemas using keywords the generator does not cover (``$ref``,
@@ -72,7 +72,8 @@ def _strip_dialects(node: Any) -> None:
 
     Draft 3 ignores ``$schema`` below the top level, as jsonschema 2.6 (the reference's) did;
     jsonschema 4 switches to the named draft when it descends into such a subschema, which
-    would validate an event schema declaring draft 4 as draft 4 (spec §8.3 says draft 3).
+    would validate an event schema declaring draft 4 as draft 4 (the reference validates as draft
+    3).
     """
     if not isinstance(node, dict):
         return
@@ -405,7 +406,7 @@ class CompiledSchema:
 
     def __init__(self, event_schema: Mapping[str, Any]) -> None:
         # Like the reference, check the event schema against the metaschema its own "$schema"
-        # names (draft 3 without one); validation is draft 3 regardless (spec §8.3).
+        # names (draft 3 without one); validation is draft 3 regardless.
         checker = validator_for(dict(event_schema), default=Draft3Validator)
         try:
             checker.check_schema(dict(event_schema))

@@ -29,7 +29,8 @@ gzip'ed) and plain files of raw lines exist too. This module
 
 The key is dropped: for SequenceFiles it is a separate record field; for text it is everything
 up to the **first** TAB (``cut -f 2-``, not the published ``awk`` clean-up, which turned every
-TAB of the line into a space and split ``ip`` and ``userAgent`` at the wrong place; spec §12).
+TAB of the line into a space and split ``ip`` and ``userAgent`` at the wrong place; see
+docs/differences.md).
 A text line without any TAB is kept whole, as ``cut`` does.
 """
 

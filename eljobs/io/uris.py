@@ -8,7 +8,7 @@
   capsule's own ``topic`` field is used, as the reference did (events without one are not
   written, and counted as unroutable).
 
-Query keys (spec §10): ``topic`` (a ``str.format`` template over the capsule), ``key`` (the same,
+Query keys: ``topic`` (a ``str.format`` template over the capsule), ``key`` (the same,
 for the record key), ``blacklist`` (a regex matched at the start of the schema name: matching
 events are not written through this writer and are counted as ``blacklisted``), ``identity``
 (becomes the producer's ``client.id``); ``async_mode`` and ``raw`` only steered the reference's

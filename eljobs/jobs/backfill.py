@@ -2,7 +2,7 @@
 Kafka or files, with an account of every line.
 
 Replaces ``hdfs dfs -text … | awk … | eventlogging-processor FORMAT stdin:// OUTPUT
---output-invalid`` (spec eventlogging-processor.md §1) with one Spark job:
+--output-invalid`` with one Spark job:
 
 1. list the hours ``[ceil(since), floor(until))`` under ``--input_path``
    (:mod:`eljobs.io.raw`; hours without input are in the account as ``missing``/``empty``);

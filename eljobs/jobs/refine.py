@@ -1,4 +1,4 @@
-"""``python -m eljobs refine``: raw hourly partitions → evolving Hive tables (spec refine §1).
+"""``python -m eljobs refine``: raw hourly partitions → evolving Hive tables.
 
 Takes the Scala ``Refine`` job's ``.properties`` files and options unchanged (see
 :class:`eljobs.refine.options.RefineConfig` and ``--help``). Exit 0 when every target was

@@ -1,5 +1,5 @@
-"""``python -m eljobs refine_monitor``: report Refine targets that need or failed refinement
-(spec refine §3). Same options as ``refine``; exit 1 when any target is found, 0 otherwise.
+"""``python -m eljobs refine_monitor``: report Refine targets that need or failed refinement. Same
+options as ``refine``; exit 1 when any target is found, 0 otherwise.
 
 Example::
 

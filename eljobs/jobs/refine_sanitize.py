@@ -1,5 +1,5 @@
 """``python -m eljobs refine_sanitize``: Refine with the allowlist sanitizer appended
-(RefineSanitize, spec refine-and-sanitize §2.1, §2.7).
+(RefineSanitize).
 
 Flow: load and validate the allowlist (``keep_all`` only with ``--keep_all_enabled=true``),
 load the salts of ``--salts_path`` (none without it), build the sanitizer, derive

@@ -1,5 +1,4 @@
-"""``python -m eljobs refine_sanitize_monitor``: RefineMonitor for a RefineSanitize job
-(spec refine-and-sanitize §3).
+"""``python -m eljobs refine_sanitize_monitor``: RefineMonitor for a RefineSanitize job.
 
 Loads and validates the allowlist (respecting ``--keep_all_enabled``), derives
 ``table_include_regex`` from its keys when not given, then runs the Refine monitor with that

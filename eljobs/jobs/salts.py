@@ -1,5 +1,5 @@
 """``python -m eljobs salts rotate``: create the current period's salt and delete expired ones
-(the reference's ``bin/saltrotate -p '3 months' -b '50 days'``, spec §2.6).
+(the reference's ``bin/saltrotate -p '3 months' -b '50 days'``).
 
 Prints (and logs) the names of the files created, kept and deleted; never a salt. A bare
 ``--salts_path`` is on Hadoop's default file system (HDFS when ``HADOOP_CONF_DIR`` says so), as

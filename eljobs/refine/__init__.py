@@ -1,4 +1,4 @@
-"""Refine: raw hourly partitions → evolving Hive tables (spec refine §1, §3).
+"""Refine: raw hourly partitions → evolving Hive tables.
 
 Modules: :mod:`~eljobs.refine.options` (RefineConfig), :mod:`~eljobs.refine.targets` (discovery),
 :mod:`~eljobs.refine.flags` (done/failed flags), :mod:`~eljobs.refine.reader` (format inference,

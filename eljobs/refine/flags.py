@@ -1,4 +1,4 @@
-"""Done and failure flags of Refine targets and the re-refine decision (spec refine §1.5).
+"""Done and failure flags of Refine targets and the re-refine decision.
 
 A flag file (``_REFINED`` on success, ``_REFINE_FAILED`` on failure) sits inside the output
 partition directory and holds the modification time of the target's input directory, as the
@@ -166,7 +166,7 @@ def should_refine(
     ignore_failure_flag: bool = False,
     ignore_done_flag: bool = False,
 ) -> bool:
-    """The decision table of spec §1.5, checked in order (done flag before failure flag).
+    """The re-refine decision table, checked in order (done flag before failure flag).
 
     An unknown flag instant or unknown input time never compares equal.
     """

@@ -1,4 +1,4 @@
-"""RefineMonitor (spec refine §3): report targets that need or failed refinement.
+"""RefineMonitor: report targets that need or failed refinement.
 
 Discovers targets exactly like Refine, keeps those for which ``should_refine`` with
 ``ignore_failure_flag=True`` holds, logs (and optionally emails) a report; ``ok`` only when

@@ -1,4 +1,4 @@
-"""The options of ``python -m eljobs refine`` (spec refine §1.1, §1.2) as a typed config.
+"""The options of ``python -m eljobs refine`` as a typed config.
 
 :class:`RefineConfig` has every option of the Scala ``Refine`` job with the same name, type and
 default, plus eljobs additions (``eventlogging_schemas_path``, ``allow_table_recreate``,

@@ -1,4 +1,4 @@
-"""Reading a Refine target's input (spec refine §1.6): format inference, the read schema,
+"""Reading a Refine target's input: format inference, the read schema,
 reader options, and the corrupt-record threshold.
 
 Runs on the driver (listing, first line, schema loading) and builds a lazily evaluated frame.

@@ -1,4 +1,4 @@
-"""Refine's failure report and RefineMonitor's problem report (spec refine §1.10, §3).
+"""Refine's failure report and RefineMonitor's problem report.
 
 Pure text builders: the runner and the monitor log them, put them in the JSON run report and
 email them.

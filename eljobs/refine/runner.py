@@ -1,5 +1,5 @@
 """Run Refine: discover targets, refine each (read, transform, evolve the table, write one
-partition, flag), tables in parallel, and report (spec refine §1.7, §1.9, §1.10).
+partition, flag), tables in parallel, and report.
 
 :func:`run_refine` is the entry used by ``eljobs.jobs.refine`` and by RefineSanitize, which
 passes its sanitizer as ``extra_transforms`` (applied after ``transform_functions``).
@@ -52,7 +52,7 @@ class TargetResult:
     """The outcome of one target.
 
     Attributes:
-        target: the target's string form (spec §1.4).
+        target: the target's string form.
         table: ``db.table``.
         partition_path: the output partition directory.
         status: ``refined``, ``failed`` or ``dry_run``.
@@ -92,7 +92,7 @@ def select_targets(
     ignore_done_flag: bool = False,
     limit: int | None = None,
 ) -> list[RefineTarget]:
-    """Targets whose flags say they need refining (§1.5), then the first ``limit``."""
+    """Targets whose flags say they need refining, then the first ``limit``."""
     keep = [
         t
         for t in targets
@@ -206,7 +206,7 @@ class Refiner:
         return [self.refine_one(t) for t in targets]
 
     def refine_one(self, target: RefineTarget) -> TargetResult:
-        """Refine one target; any failure is caught, flagged and reported (§1.7).
+        """Refine one target; any failure is caught, flagged and reported.
 
         The partition is staged first (:class:`TableWriter`). Only when that write succeeded,
         the input's account passes the corrupt-record threshold and the table DDL went through

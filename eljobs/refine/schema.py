@@ -1,4 +1,4 @@
-"""Schemas for reading Refine input: JSON Schema → Spark, and schema repositories (spec §1.6).
+"""Schemas for reading Refine input: JSON Schema → Spark, and schema repositories.
 
 Conversion rules (:func:`jsonschema_to_spark`), following eventutilities' converter:
 
@@ -296,7 +296,7 @@ class EventPlatformSchemaLoader:
 
 
 #: The EventLogging capsule around the event schema (eljobs' rendering of the eventutilities
-#: capsule; types follow the processor's capsule, spec eventlogging-processor §6).
+#: capsule; types follow the processor's capsule).
 USER_AGENT_STRUCT = StructType(
     [
         StructField("browser_family", StringType()),

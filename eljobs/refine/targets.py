@@ -1,4 +1,4 @@
-"""Refine targets: discovery in FS and DB mode, partition paths and specs (spec refine §1.3, §1.4).
+"""Refine targets: discovery in FS and DB mode, partition paths and specs.
 
 A :class:`RefineTarget` is one input directory → one output Hive partition. The pure helpers
 (:func:`candidate_paths`, :func:`match_candidate`, :func:`table_passes`, :func:`partition_path`,
@@ -210,7 +210,7 @@ class RefineTarget:
 
     @property
     def hour(self) -> datetime | None:
-        """The partition's time (§1.4), None without a year/month/day/hour hierarchy."""
+        """The partition's time, None without a year/month/day/hour hierarchy."""
         return partition_hour(self.partition)
 
     def __str__(self) -> str:

@@ -1,4 +1,4 @@
-"""Refine transform functions (spec refine §1.11): DataFrame → DataFrame, selectable by name.
+"""Refine transform functions: DataFrame → DataFrame, selectable by name.
 
 Every function has the signature ``fn(df, *, context=None) -> DataFrame`` and works when called
 with only ``df``. ``context`` (:class:`~eljobs.refine.context.TransformContext`) names the target
@@ -624,7 +624,8 @@ def parse_timestamp_fields(df: DataFrame, *, context: TransformContext | None = 
 def normalize_field_names_and_widen_types(
     df: DataFrame, *, context: TransformContext | None = None
 ) -> DataFrame:
-    """The Refine normalize-and-widen step (spec §1.7 step 4) as a transform function.
+    """The Refine normalize-and-widen step (the runner's step before evolution) as a transform
+    function.
 
     Delegates to ``eljobs.refine.frames.normalize_and_widen`` (owned by the Refine runner), so
     the transform and the runner's own step are one implementation.

@@ -1,5 +1,4 @@
-"""Sanitization: allowlists, the mask, native salted hashing, salts and their rotation
-(spec refine-and-sanitize §2).
+"""Sanitization: allowlists, the mask, native salted hashing, salts and their rotation.
 
 Public API (contracts.md):
 

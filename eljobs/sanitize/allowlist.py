@@ -1,5 +1,4 @@
-"""Sanitization allowlists: loading, key normalization and structural validation
-(spec refine-and-sanitize §2.2).
+"""Sanitization allowlists: loading, key normalization and structural validation.
 
 An allowlist is a YAML mapping ``table -> entry``; an entry is a tag (``keep``, ``hash``,
 ``keep_all``) or a nested mapping ``field -> entry``. The optional top-level ``__defaults__``
@@ -97,7 +96,7 @@ class Allowlist:
         return self._keys
 
     def include_regex(self) -> str:
-        """``^(k1|k2|...)$`` from the top-level keys (spec §2.1; ``__defaults__`` included)."""
+        """``^(k1|k2|...)$`` from the top-level keys (``__defaults__`` included)."""
         return "^(" + "|".join(self._keys) + ")$"
 
     def entry(self, table: str) -> Node | None:

@@ -1,4 +1,4 @@
-"""HMAC-SHA256 of string columns as native Spark expressions (spec §2.5), and redaction of the
+"""HMAC-SHA256 of string columns as native Spark expressions, and redaction of the
 secrets it puts into query plans.
 
 ``HMAC(K, m) = H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m))`` with ``H`` = SHA-256 and a 64-byte block.

@@ -1,5 +1,5 @@
 """The sanitization mask: an allowlist entry compiled against a table schema, merged with
-``__defaults__``, and applied as native Spark expressions (spec §2.3, §2.4).
+``__defaults__``, and applied as native Spark expressions.
 
 Compilation happens on the driver from the schema alone, so every invalid combination is raised
 (as an :class:`~eljobs.sanitize.allowlist.AllowlistError` naming table and field path) before
@@ -259,7 +259,7 @@ def _compile_map(dt: Any, entry: Mapping[str, Node], path: str, ctx: _Ctx) -> Ma
 
 
 def merge(defaults: MaskNode, table: MaskNode) -> MaskNode:
-    """``defaults.merge(table)`` node by node (spec §2.4)."""
+    """``defaults.merge(table)`` node by node."""
     if table is NULLIFY:
         return defaults
     if isinstance(defaults, StructMask) and isinstance(table, StructMask):

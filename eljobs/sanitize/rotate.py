@@ -1,4 +1,4 @@
-"""Salt rotation (the reference's ``bin/saltrotate -p '3 months' -b '50 days'``, spec §2.6).
+"""Salt rotation (the reference's ``bin/saltrotate -p '3 months' -b '50 days'``).
 
 Periods are counted from 1970-01-01T00:00Z in steps of ``period``; the salt of the period
 containing ``now`` is created when missing (64 random lower-case hex characters, no newline,

@@ -1,4 +1,4 @@
-"""Salts: the salt directory, and the choice of a salt for a partition (spec §2.6).
+"""Salts: the salt directory, and the choice of a salt for a partition.
 
 Salt files are named ``<start>_<end>_<deletion>`` with ``yyyyMMddHH`` UTC timestamps, e.g.
 ``2024010100_2024040100_2024052000``; the content (lines concatenated without separators) is

@@ -39,7 +39,7 @@ GENERIC = {  # a draft-3 schema in the style of the reference's test fixtures
         "nested": {"type": "object", "properties": {"pi": {"type": "number"}}},
     }
 }
-UNTYPED = {"properties": {"x": {"type": "string"}}}  # no top-level "type" (§8.4)
+UNTYPED = {"properties": {"x": {"type": "string"}}}  # no top-level "type"
 
 
 @pytest.fixture(scope="module")
@@ -316,7 +316,7 @@ def test_long_user_agent_and_app_quirk(proc: Processor) -> None:
     assert ev["message"] == "list index out of range"
 
 
-# ------------------------------------------------------------------ §12 TAB vs awk
+# ------------------------------------------------------------------ TAB vs awk
 
 
 def test_tabs_split_ip_and_user_agent_but_collapsed_spaces_do_not(proc: Processor) -> None:

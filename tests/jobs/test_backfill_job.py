@@ -3,7 +3,7 @@ output line checked against what the generator put in, and the account.
 
 One run covers: a SequenceFile hour and a gzip text hour (auto-detected), a missing hour, every
 kind of invalid line, a plain text file with the TAB-preserving and the awk-collapsed version of
-one line (spec §12), a second file output with a blacklist, and the JSON account.
+one line, a second file output with a blacklist, and the JSON account.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def test_backfill_end_to_end(spark: Any, schemas_dir: Path, tmp_path: Path) -> N
     write_sequence_hour(spark, raw / "2024/01/05/03", [s.line for s in h3])
     write_text_hour(raw / "2024/01/05/05", [s.line for s in h5], compress=True)
 
-    # spec §12: the same line with its TABs kept, and as the published awk clean-up left it
+    # The same line with its TABs kept, and as the published awk clean-up left it
     base = next(s for s in h3 if s.kind == "valid")
     tab_line = base.line.rsplit("\t", 2)[0] + "\t1.2.3.4\t" + f'"{CHROME}"'
     tab_line = tab_line.replace(f"\t{base.seq_id}\t", "\t900001\t")
@@ -197,7 +197,7 @@ def test_backfill_end_to_end(spark: Any, schemas_dir: Path, tmp_path: Path) -> N
     want = Counter(f"{s.kind}:{s.seq_id}" for s in h3 + h5)
     assert seen == want
 
-    # spec §12 on one line: with TABs ip and userAgent split where they should; collapsed, the
+    # On one line: with TABs ip and userAgent split where they should; collapsed, the
     # greedy %{ip}i takes all but the last blank-separated token of the user agent
     kept, collapsed = tab_capsules[900001], tab_capsules[900002]
     assert kept["ip"] == "1.2.3.4"

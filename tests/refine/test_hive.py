@@ -1,4 +1,4 @@
-"""Normalize-and-widen, schema merge, conform and evolution plans (spec refine §1.7, §1.8);
+"""Normalize-and-widen, schema merge, conform and evolution plans;
 the catalog side is in test_ddl.py."""
 
 from __future__ import annotations

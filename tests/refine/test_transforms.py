@@ -1,4 +1,4 @@
-"""Refine transform functions (spec §1.11) on tiny frames: input and expected side by side,
+"""Refine transform functions on tiny frames: input and expected side by side,
 compared as whole frames with explicit DDL schemas."""
 
 from __future__ import annotations

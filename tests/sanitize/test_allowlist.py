@@ -1,4 +1,4 @@
-"""Allowlist loading and validation (spec §2.2). Pure Python, no Spark."""
+"""Allowlist loading and validation. Pure Python, no Spark."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Native HMAC-SHA256 (spec §2.5) against Python's hmac, and redaction of salts."""
+"""Native HMAC-SHA256 against Python's hmac, and redaction of salts."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The mask, row by row of the tables in spec §2.3 (tables, struct fields, maps, nulls) and
-§2.4 (``__defaults__`` merging), on tiny frames with chispa. Every error is raised before any
+"""The mask, row by row of the sanitization rules (tables, struct fields, maps, nulls) and
+the ``__defaults__`` merging, on tiny frames with chispa. Every error is raised before any
 data is read: the input frames of the error tests fail when read."""
 
 from __future__ import annotations
@@ -321,7 +321,7 @@ def test_nulls_stay_null(spark: SparkSession) -> None:
 
 
 # -------------------------------------------------------------------------------------------
-# __defaults__ (§2.4)
+# __defaults__
 
 
 def test_defaults_fill_absent_table_nodes(spark: SparkSession) -> None:

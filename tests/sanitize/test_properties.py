@@ -1,5 +1,6 @@
 """Property tests (hypothesis): random nested schemas (structs, maps, arrays, nulls), random
-allowlists and rows. For every example: the output equals an independent model of spec §2.3
+allowlists and rows. For every example: the output equals an independent model of the sanitization
+rules
 (so every value is NULL/empty unless its path is allowlisted, every ``hash`` output is the HMAC
 of its input), and no input string of a non-kept field appears anywhere in the output or in the
 captured logs. One DataFrame and one action per example."""
@@ -145,7 +146,7 @@ def examples(draw: Any) -> tuple[Any, Any, list[Any]]:
 
 
 # --------------------------------------------------------------------------------------------
-# The model of spec §2.3 (independent of eljobs.sanitize.mask) and leak tracking
+# The model of the sanitization rules (independent of eljobs.sanitize.mask) and leak tracking
 
 
 def norm_allow(a: Any) -> Any:

@@ -1,4 +1,4 @@
-"""Salt files, partition windows and salt selection at the window edges (spec §2.6).
+"""Salt files, partition windows and salt selection at the window edges.
 Pure Python, no Spark."""
 
 from __future__ import annotations
