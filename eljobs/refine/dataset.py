@@ -152,13 +152,9 @@ class RefineDatasetConfig(JobConfig):
         if tuple(self.schema_base_uris) == ("eventlogging",) and not self.eventlogging_schemas_path:
             problems.append("schema_base_uris=eventlogging needs eventlogging_schemas_path.")
         if self.transform_functions:
-            from eljobs.refine.transforms import TransformLookupError, resolve_transforms
+            from eljobs.refine.transforms import transform_name_problems
 
-            for name in self.transform_functions:
-                try:
-                    resolve_transforms([name])
-                except TransformLookupError as e:
-                    problems.append(str(e))
+            problems.extend(transform_name_problems(self.transform_functions))
         return problems
 
 

@@ -237,13 +237,9 @@ class RefineConfig(JobConfig):
         if ":" not in self.smtp_uri and self.should_email_report:
             problems.append(f"smtp_uri must be host:port, found {self.smtp_uri!r}.")
         if self.transform_functions:
-            from eljobs.refine.transforms import TransformLookupError, resolve_transforms
+            from eljobs.refine.transforms import transform_name_problems
 
-            for name in self.transform_functions:
-                try:
-                    resolve_transforms([name])
-                except TransformLookupError as e:
-                    problems.append(str(e))
+            problems.extend(transform_name_problems(self.transform_functions))
         if not self.schema_field.startswith("/"):
             problems.append(
                 f"schema_field must be a JSON pointer starting with '/', found "

@@ -704,6 +704,18 @@ class TransformLookupError(ValueError):
 SCALA_TRANSFORM_PACKAGE = "org.wikimedia.analytics.refinery.job.refine"
 
 
+def transform_name_problems(names: Sequence[str]) -> list[str]:
+    """One message per name of ``names`` that :func:`resolve_transforms` would refuse (config
+    validation lists them all before any target starts)."""
+    problems = []
+    for name in names:
+        try:
+            resolve_transforms([name])
+        except TransformLookupError as e:
+            problems.append(str(e))
+    return problems
+
+
 def resolve_transforms(names: Sequence[str]) -> list[TransformFn]:
     """Turn ``--transform_functions`` entries into functions.
 

@@ -45,6 +45,7 @@ from types import TracebackType
 from typing import Any
 
 from eljobs.jvm import JvmArtifactsMissing, classpath
+from eljobs.testing.processes import alive, stop_pid
 
 DEFAULT_PID_FILE = Path(tempfile.gettempdir()) / "eljobs-broker.json"
 
@@ -476,7 +477,7 @@ def EmbeddedBroker(port: int | None = None, *, impl: str = DEFAULT_IMPL, **kwarg
 def _cli_start(port: int | None, pid_file: Path, impl: str) -> int:
     if pid_file.exists():
         info = json.loads(pid_file.read_text())
-        if _alive(int(info["pid"])):
+        if alive(int(info["pid"])):
             print(
                 f"a broker is already running: bootstrap {info['bootstrap_servers']} "
                 f"pid {info['pid']} ({pid_file})",
@@ -500,32 +501,13 @@ def _cli_start(port: int | None, pid_file: Path, impl: str) -> int:
     return 0
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _cli_stop(pid_file: Path) -> int:
     if not pid_file.exists():
         print(f"no broker pid file at {pid_file}", file=sys.stderr)
         return 1
     info = json.loads(pid_file.read_text())
     pid = int(info["pid"])
-    if _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while _alive(pid) and time.monotonic() < deadline:
-            # Reap it if it is our child (it is not, with the CLI; harmless otherwise).
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.05)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+    stop_pid(pid, 10)
     pid_file.unlink()
     if info.get("log"):
         Path(info["log"]).unlink(missing_ok=True)

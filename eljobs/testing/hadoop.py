@@ -27,13 +27,11 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import contextlib
 import getpass
 import hashlib
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -47,6 +45,7 @@ from pathlib import Path
 from types import TracebackType
 
 from eljobs.jvm import JvmArtifactsMissing, jvm_dir, require_jars
+from eljobs.testing.processes import alive, stop_pid
 
 DEFAULT_PID_FILE = Path(tempfile.gettempdir()) / "eljobs-hadoop.json"
 
@@ -493,20 +492,10 @@ class MiniHadoopCluster:
 # CLI
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _cli_start(pid_file: Path) -> int:
     if pid_file.exists():
         info = json.loads(pid_file.read_text())
-        if _alive(int(info["pid"])):
+        if alive(int(info["pid"])):
             print(
                 f"a mini cluster is already running: {info['default_fs']} pid {info['pid']} "
                 f"({pid_file})",
@@ -535,16 +524,7 @@ def _cli_stop(pid_file: Path) -> int:
         return 1
     info = json.loads(pid_file.read_text())
     pid = int(info["pid"])
-    if _alive(pid):
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while _alive(pid) and time.monotonic() < deadline:
-            # Reap it if it is our child (it is not, with the CLI; harmless otherwise).
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.1)
-        if _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+    stop_pid(pid, 30)
     pid_file.unlink()
     shutil.rmtree(info["base_dir"], ignore_errors=True)
     print(f"stopped mini cluster pid {pid} ({info['default_fs']})")
