@@ -76,12 +76,14 @@ def table_schema() -> Any:
     import yaml
     from pyspark.sql.types import LongType, StructField, StructType
 
+    from eljobs.io.fs import LocalFileSystem
     from eljobs.naming import normalize_name
     from eljobs.refine.schema import jsonschema_to_spark, latest_file
 
-    latest = latest_file(SHARED / "data" / "event-schemas-secondary" / TABLE)
+    fs = LocalFileSystem()
+    latest = latest_file(fs, f"file://{SHARED / 'data' / 'event-schemas-secondary' / TABLE}")
     assert latest is not None
-    converted = jsonschema_to_spark(yaml.safe_load(latest.read_text()))
+    converted = jsonschema_to_spark(yaml.safe_load(fs.read_text(latest)))
     fields = [StructField(normalize_name(f.name), f.dataType, True) for f in converted.fields]
     fields += [StructField(k, LongType(), True) for k in PARTITION]
     return StructType(fields)
