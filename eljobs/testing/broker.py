@@ -45,7 +45,7 @@ from types import TracebackType
 from typing import Any
 
 from eljobs.jvm import JvmArtifactsMissing, classpath
-from eljobs.testing.processes import alive, stop_pid
+from eljobs.testing.processes import alive, stop_child, stop_pid
 
 DEFAULT_PID_FILE = Path(tempfile.gettempdir()) / "eljobs-broker.json"
 
@@ -210,15 +210,7 @@ class Broker:
 
     def stop(self, timeout_s: float = 20.0) -> None:
         """Stop the broker (SIGTERM, then SIGKILL after ``timeout_s``). Idempotent."""
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout_s)
+        stop_child(self._proc, timeout_s)
 
     def kill(self) -> None:
         """Kill the broker with SIGKILL, as a crash would (fault tests)."""

@@ -45,7 +45,7 @@ from pathlib import Path
 from types import TracebackType
 
 from eljobs.jvm import JvmArtifactsMissing, jvm_dir, require_jars
-from eljobs.testing.processes import alive, stop_pid
+from eljobs.testing.processes import alive, stop_child, stop_pid
 
 DEFAULT_PID_FILE = Path(tempfile.gettempdir()) / "eljobs-hadoop.json"
 
@@ -452,15 +452,7 @@ class MiniHadoopCluster:
 
     def stop(self, timeout_s: float = 30.0) -> None:
         """Stop the cluster (SIGTERM: YARN, then HDFS; SIGKILL after ``timeout_s``). Idempotent."""
-        proc = self._proc
-        if proc is None or proc.poll() is not None:
-            return
-        proc.terminate()
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout_s)
+        stop_child(self._proc, timeout_s)
 
     def close(self) -> None:
         """Stop the cluster and remove the folder it made for itself (if any)."""

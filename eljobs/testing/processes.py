@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import subprocess
 import time
 
 
@@ -33,3 +34,15 @@ def stop_pid(pid: int, grace_s: float) -> None:
         time.sleep(0.05)
     if alive(pid):
         os.kill(pid, signal.SIGKILL)
+
+
+def stop_child(proc: subprocess.Popen[bytes] | None, timeout_s: float) -> None:
+    """Stop a child we started: SIGTERM, then SIGKILL after ``timeout_s``. Idempotent."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout_s)
