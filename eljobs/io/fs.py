@@ -44,10 +44,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Hadoop's glob characters ``? * [ ] { } \`` escaped by a backslash: one function for eljobs
 from eljobs.io.globs import escape_glob
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 #: The default file system when no ``core-site.xml`` names one (Hadoop's own default).
 LOCAL_DEFAULT_FS = "file:///"
@@ -671,7 +674,7 @@ class JvmFileSystem(FileSystem):
     """Hadoop ``FileSystem`` calls through py4j with the session's Hadoop configuration
     (driver only)."""
 
-    def __init__(self, spark: Any) -> None:
+    def __init__(self, spark: SparkSession) -> None:
         self._spark = spark
         self._jvm: Any = spark.sparkContext._jvm
         self._conf: Any = spark.sparkContext._jsc.hadoopConfiguration()
@@ -839,9 +842,8 @@ class JvmFileSystem(FileSystem):
             return
         try:
             fc = jvm.org.apache.hadoop.fs.FileContext.getFileContext(dst.toUri(), self._conf)
-            opts = self._spark.sparkContext._gateway.new_array(
-                jvm.org.apache.hadoop.fs.Options.Rename, 1
-            )
+            gateway: Any = self._spark.sparkContext._gateway
+            opts = gateway.new_array(jvm.org.apache.hadoop.fs.Options.Rename, 1)
             opts[0] = jvm.org.apache.hadoop.fs.Options.Rename.OVERWRITE
             fc.rename(tmp, dst, opts)
             return
@@ -942,7 +944,7 @@ def _quietly_delete(fs: Any, p: Any) -> None:
 # Choosing one
 
 
-def active_session() -> Any | None:
+def active_session() -> SparkSession | None:
     """The active Spark session, or None; pyspark is not imported when nothing imported it
     (then there cannot be a session)."""
     if "pyspark.sql" not in sys.modules:
@@ -958,7 +960,7 @@ def active_session() -> Any | None:
     return session
 
 
-def filesystem(spark: Any | None = None) -> FileSystem:
+def filesystem(spark: SparkSession | None = None) -> FileSystem:
     """The file system layer for ``spark`` (or the active session): :class:`JvmFileSystem`
     when there is a session, else :class:`LocalFileSystem` with ``fs.defaultFS`` from
     ``$HADOOP_CONF_DIR``."""

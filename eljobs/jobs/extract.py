@@ -31,7 +31,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from eljobs.config import effective_config, option
 from eljobs.io.fs import filesystem, join
@@ -40,6 +40,9 @@ from eljobs.io.kafka.source import plan_ranges, read_window
 from eljobs.jobs.base import job_main
 from eljobs.report import RunReport, format_table
 from eljobs.timewindow import ceil_hour, floor_hour, hours_in_window, isoformat_z, utcnow
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +141,7 @@ class ExtractResult:
         return out
 
 
-def run(spark: Any, cfg: Config) -> ExtractResult:
+def run(spark: SparkSession, cfg: Config) -> ExtractResult:
     """Plan, read, write and account for one window."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F

@@ -12,16 +12,19 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from eljobs.jobs.base import job_main
 from eljobs.refine.options import RefineConfig
 from eljobs.refine.runner import RefineResult, run_refine
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 Config = RefineConfig
 
 
-def run(spark: Any, cfg: RefineConfig) -> RefineResult:
+def run(spark: SparkSession, cfg: RefineConfig) -> RefineResult:
     """Refine every target of ``cfg`` that needs it; ``result.ok`` iff none failed."""
     return run_refine(spark, cfg, job_name="refine")
 

@@ -13,15 +13,20 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from eljobs.jobs.base import job_main
 from eljobs.refine.dataset import RefineDatasetConfig, run_refine_dataset
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from eljobs.refine.runner import RefineResult
+
 Config = RefineDatasetConfig
 
 
-def run(spark: Any, cfg: RefineDatasetConfig) -> Any:
+def run(spark: SparkSession, cfg: RefineDatasetConfig) -> RefineResult:
     """Refine every input of ``cfg``; ``result.ok`` iff none failed."""
     return run_refine_dataset(spark, cfg)
 

@@ -10,16 +10,19 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from eljobs.jobs.base import job_main
 from eljobs.refine.monitor import MonitorResult, run_monitor
 from eljobs.refine.options import RefineConfig
 
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
 Config = RefineConfig
 
 
-def run(spark: Any, cfg: RefineConfig) -> MonitorResult:
+def run(spark: SparkSession, cfg: RefineConfig) -> MonitorResult:
     """Find targets needing or failed refinement; ``result.ok`` when there are none."""
     return run_monitor(spark, cfg, job_name="refine_monitor")
 

@@ -21,12 +21,17 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from eljobs.config import option
 from eljobs.jobs.base import job_main
 from eljobs.refine.options import RefineConfig
 from eljobs.sanitize import Allowlist, Salt, load_allowlist, load_salts, make_sanitizer
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from eljobs.refine.runner import RefineResult
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +100,7 @@ def load_job_salts(cfg: RefineSanitizeConfig) -> list[Salt]:
     return salts
 
 
-def run(spark: Any, cfg: RefineSanitizeConfig) -> Any:
+def run(spark: SparkSession, cfg: RefineSanitizeConfig) -> RefineResult:
     """Run RefineSanitize; returns Refine's result (``ok`` iff no target failed)."""
     from eljobs.refine.runner import run_refine
 

@@ -9,16 +9,21 @@ Salts are not loaded.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from eljobs.jobs.base import job_main
 from eljobs.jobs.refine_sanitize import RefineSanitizeConfig, prepare
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from eljobs.refine.monitor import MonitorResult
 
 #: The same options as refine_sanitize.
 Config = RefineSanitizeConfig
 
 
-def run(spark: Any, cfg: RefineSanitizeConfig) -> Any:
+def run(spark: SparkSession, cfg: RefineSanitizeConfig) -> MonitorResult:
     """Report the targets of the sanitize job that need or failed refinement."""
     from eljobs.refine.monitor import run_monitor
 

@@ -25,7 +25,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 from eljobs.config import JobConfig, option
 from eljobs.io.fs import filesystem, is_local
@@ -38,6 +38,9 @@ from eljobs.sanitize.rotate import (
     rotate_salts,
 )
 from eljobs.timewindow import utcnow
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +95,7 @@ def needs_spark(cfg: Config) -> bool:
     return not is_local(cfg.salts_path)
 
 
-def run(spark: Any, cfg: Config) -> RotationResult:
+def run(spark: SparkSession | None, cfg: Config) -> RotationResult:
     """Rotate the salts of ``cfg.salts_path``; ``spark`` is None for a local directory."""
     now = cfg.now or utcnow()
     result = rotate_salts(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql.types import StructType
 
@@ -22,6 +22,11 @@ from eljobs.config import JobConfig, effective_config, option
 from eljobs.io.fs import filesystem
 from eljobs.refine.options import INPUT_FORMATS
 from eljobs.refine.targets import RefineTarget, parse_hive_partition_path
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from eljobs.refine.runner import RefineResult
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +178,7 @@ class FixedSchemaLoader:
         return self.schema
 
 
-def _table_location(spark: Any, database: str, table: str) -> str | None:
+def _table_location(spark: SparkSession, database: str, table: str) -> str | None:
     from eljobs.refine.ddl import quoted_table, table_exists
 
     if not table_exists(spark, database, table):
@@ -184,7 +189,7 @@ def _table_location(spark: Any, database: str, table: str) -> str | None:
     return None
 
 
-def dataset_targets(spark: Any, cfg: RefineDatasetConfig) -> list[RefineTarget]:
+def dataset_targets(spark: SparkSession, cfg: RefineDatasetConfig) -> list[RefineTarget]:
     """One target per (input path, partition path) pair, into ``cfg.table``.
 
     Raises:
@@ -214,7 +219,7 @@ def dataset_targets(spark: Any, cfg: RefineDatasetConfig) -> list[RefineTarget]:
     ]
 
 
-def run_refine_dataset(spark: Any, cfg: RefineDatasetConfig) -> Any:
+def run_refine_dataset(spark: SparkSession, cfg: RefineDatasetConfig) -> RefineResult:
     """Refine every input of ``cfg`` into its partition; ``result.ok`` iff none failed."""
     from eljobs.refine.hive_table import HiveTableWriter
     from eljobs.refine.runner import (

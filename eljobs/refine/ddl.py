@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql.types import ArrayType, DataType, MapType, StructField, StructType
 
@@ -31,6 +31,9 @@ from eljobs.refine.evolution import (
     frame_partition_fields,
     plan_evolution,
 )
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -85,24 +88,24 @@ def quoted_table(database: str, table: str) -> str:
 # Catalog reads
 
 
-def table_exists(spark: Any, database: str, table: str) -> bool:
+def table_exists(spark: SparkSession, database: str, table: str) -> bool:
     """Whether ``database.table`` exists in the catalog."""
     return bool(spark.catalog.tableExists(quoted_table(database, table)))
 
 
-def table_schema(spark: Any, database: str, table: str) -> StructType:
+def table_schema(spark: SparkSession, database: str, table: str) -> StructType:
     """The table's schema (data columns then partition columns)."""
     return spark.table(quoted_table(database, table)).schema
 
 
-def partition_columns(spark: Any, database: str, table: str) -> list[str]:
+def partition_columns(spark: SparkSession, database: str, table: str) -> list[str]:
     """The table's partition column names in order."""
     return [
         c.name for c in spark.catalog.listColumns(quoted_table(database, table)) if c.isPartition
     ]
 
 
-def partition_location(spark: Any, qualified: str, spec: str) -> str | None:
+def partition_location(spark: SparkSession, qualified: str, spec: str) -> str | None:
     """Where the metastore says partition ``spec`` of table ``qualified`` lives, None when the
     table has no such partition."""
     if not spark.sql(f"SHOW PARTITIONS {qualified} PARTITION ({spec})").collect():
@@ -118,12 +121,12 @@ def partition_location(spark: Any, qualified: str, spec: str) -> str | None:
 # Partition DDL: each is one metastore call, so readers see the old or the new location.
 
 
-def set_partition_location(spark: Any, qualified: str, spec: str, location: str) -> None:
+def set_partition_location(spark: SparkSession, qualified: str, spec: str, location: str) -> None:
     """Point an existing partition at ``location`` (one metastore update)."""
     spark.sql(f"ALTER TABLE {qualified} PARTITION ({spec}) SET LOCATION {sql_string(location)}")
 
 
-def add_partition(spark: Any, qualified: str, spec: str, location: str) -> None:
+def add_partition(spark: SparkSession, qualified: str, spec: str, location: str) -> None:
     """Register a new partition at ``location``."""
     spark.sql(
         f"ALTER TABLE {qualified} ADD IF NOT EXISTS PARTITION ({spec}) "
@@ -135,7 +138,7 @@ def add_partition(spark: Any, qualified: str, spec: str, location: str) -> None:
 # Create or evolve
 
 
-def _run_ddl(spark: Any, ddl: str, issued: list[str]) -> None:
+def _run_ddl(spark: SparkSession, ddl: str, issued: list[str]) -> None:
     """Run ``ddl`` and record it in ``issued``; "already exists" errors are ignored (as the
     reference does, so two runs racing to add one column both succeed)."""
     try:
@@ -147,7 +150,7 @@ def _run_ddl(spark: Any, ddl: str, issued: list[str]) -> None:
 
 
 def create_or_evolve_table(
-    spark: Any,
+    spark: SparkSession,
     database: str,
     table: str,
     *,
@@ -223,7 +226,9 @@ def create_or_evolve_table(
 _INCOMPATIBLE_CHECK = "hive.metastore.disallow.incompatible.col.type.changes"
 
 
-def try_alter_data_schema(spark: Any, database: str, table: str, new_data: StructType) -> bool:
+def try_alter_data_schema(
+    spark: SparkSession, database: str, table: str, new_data: StructType
+) -> bool:
     """Replace the table's data schema in place through the session catalog, relaxing the
     Hive client's incompatible-type check when the first attempt is refused.
 
@@ -231,7 +236,7 @@ def try_alter_data_schema(spark: Any, database: str, table: str, new_data: Struc
         False when the metastore still refuses (the caller decides whether to re-create).
     """
     jss = spark._jsparkSession
-    jvm = spark._jvm
+    jvm: Any = spark._jvm
     ident = jvm.org.apache.spark.sql.catalyst.TableIdentifier(table, jvm.scala.Some(database))
     jschema = jvm.org.apache.spark.sql.types.DataType.fromJson(new_data.json())
     catalog = jss.sessionState().catalog()
@@ -256,7 +261,7 @@ def try_alter_data_schema(spark: Any, database: str, table: str, new_data: Struc
 
 
 def recreate_table(
-    spark: Any, database: str, table: str, location: str, new_data: StructType
+    spark: SparkSession, database: str, table: str, location: str, new_data: StructType
 ) -> None:
     """Drop the external table and create it again with ``new_data`` as its data columns,
     re-registering every partition at its location (no data moves).

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame
 from pyspark.sql.types import StructType
@@ -45,6 +45,8 @@ from eljobs.refine.evolution import planned_table_schema
 from eljobs.refine.table_writer import write_parquet
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from eljobs.io.fs import FileSystem
     from eljobs.refine.targets import RefineTarget
 
@@ -72,7 +74,12 @@ class HiveTableWriter:
     """
 
     def __init__(
-        self, spark: Any, fs: FileSystem, target: RefineTarget, *, allow_recreate: bool = False
+        self,
+        spark: SparkSession,
+        fs: FileSystem,
+        target: RefineTarget,
+        *,
+        allow_recreate: bool = False,
     ) -> None:
         self.spark = spark
         self.fs = fs

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from eljobs.config import effective_config
 from eljobs.refine.flags import should_refine
 from eljobs.report import RunReport, default_report_path, format_table
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from eljobs.refine.options import RefineConfig
     from eljobs.refine.targets import RefineTarget
 
@@ -33,7 +35,7 @@ class MonitorResult:
     report_path: str | None = None
 
 
-def discover_targets(spark: Any, cfg: RefineConfig) -> list[RefineTarget]:
+def discover_targets(spark: SparkSession, cfg: RefineConfig) -> list[RefineTarget]:
     """All targets of ``cfg`` (FS or DB mode), before the flag filter."""
     from eljobs.refine.targets import discover_targets as _discover
 
@@ -41,7 +43,7 @@ def discover_targets(spark: Any, cfg: RefineConfig) -> list[RefineTarget]:
 
 
 def run_monitor(
-    spark: Any, cfg: RefineConfig, *, job_name: str = "refine_monitor"
+    spark: SparkSession, cfg: RefineConfig, *, job_name: str = "refine_monitor"
 ) -> MonitorResult:
     """Find targets that need or failed refinement, log and report them (email when
     ``should_email_report``); ``ok`` only when there are none."""

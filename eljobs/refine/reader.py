@@ -10,7 +10,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
@@ -29,6 +29,8 @@ from eljobs.refine.schema import (
 )
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from eljobs.io.fs import FileSystem
     from eljobs.refine.targets import RefineTarget
 
@@ -112,9 +114,11 @@ class ReadResult:
         return int(self.read or 0), int(self.corrupt or 0)
 
 
-def _first_line(spark: Any, fs: FileSystem, path: str, fmt: str) -> str | None:
+def _first_line(spark: SparkSession, fs: FileSystem, path: str, fmt: str) -> str | None:
     if fmt == "sequence_json":
-        values = spark.sparkContext.sequenceFile(escape_input_paths(path)).values().take(1)
+        values: list[Any] = (
+            spark.sparkContext.sequenceFile(escape_input_paths(path)).values().take(1)
+        )
         if not values:
             return None
         v = values[0]
@@ -128,7 +132,7 @@ def _first_line(spark: Any, fs: FileSystem, path: str, fmt: str) -> str | None:
 
 
 def read_schema(
-    spark: Any,
+    spark: SparkSession,
     fs: FileSystem,
     target: RefineTarget,
     fmt: str,
@@ -182,7 +186,7 @@ def merge_keep_casing(hive: StructType, loaded: StructType) -> StructType:
 
 
 def read_target(
-    spark: Any,
+    spark: SparkSession,
     fs: FileSystem,
     target: RefineTarget,
     *,
@@ -208,7 +212,10 @@ def read_target(
         table_schema=table_schema,
         merge_with_hive=merge_with_hive,
     )
-    corrupt_col = spark.conf.get("spark.sql.columnNameOfCorruptRecord", "_corrupt_record")
+    # a default is given, so the conf answers a string
+    corrupt_col = cast(
+        str, spark.conf.get("spark.sql.columnNameOfCorruptRecord", "_corrupt_record")
+    )
     opts = {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": corrupt_col}
     opts.update(reader_options or {})
     corrupt_col = opts.get("columnNameOfCorruptRecord", corrupt_col)
@@ -233,7 +240,7 @@ def read_target(
     if fmt == "json":
         df = reader.json(path)
     elif fmt == "sequence_json":
-        rdd = spark.sparkContext.sequenceFile(escape_input_paths(target.input_path)).values()
+        rdd: Any = spark.sparkContext.sequenceFile(escape_input_paths(target.input_path)).values()
         lines = rdd.map(lambda v: v.decode("utf-8") if isinstance(v, bytes | bytearray) else v)
         df = reader.json(lines)
     elif fmt == "text":

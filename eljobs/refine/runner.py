@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
@@ -41,6 +41,8 @@ from eljobs.report import RunReport, default_report_path, format_table
 from eljobs.secrets import redact
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from eljobs.refine.options import RefineConfig
     from eljobs.refine.schema import SchemaLoader
 
@@ -132,7 +134,7 @@ def short_error(e: BaseException) -> str:
     return redact(named)
 
 
-def _conf_options(spark: Any) -> dict[str, str]:
+def _conf_options(spark: SparkSession) -> dict[str, str]:
     try:
         return {str(k): str(v) for k, v in spark.conf.getAll.items()}
     except Exception:
@@ -169,7 +171,7 @@ class Refiner:
 
     def __init__(
         self,
-        spark: Any,
+        spark: SparkSession,
         *,
         transforms: Sequence[TransformFn],
         loader: SchemaLoader | None,
@@ -310,7 +312,7 @@ class Refiner:
 
 
 def run_refine(
-    spark: Any,
+    spark: SparkSession,
     cfg: RefineConfig,
     *,
     extra_transforms: Sequence[TransformFn] = (),
@@ -466,7 +468,7 @@ def _rel(r: TargetResult) -> str:
     return "/".join(s for s in segs if "=" in s)
 
 
-def _email(spark: Any, cfg: RefineConfig, subject: str, body: str) -> None:
+def _email(spark: SparkSession, cfg: RefineConfig, subject: str, body: str) -> None:
     try:
         send_email(
             smtp_uri=cfg.smtp_uri,

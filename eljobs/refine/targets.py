@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from eljobs.io.fs import FileSystem, filesystem
 from eljobs.naming import normalize_name
@@ -22,6 +22,8 @@ from eljobs.refine.flags import DONE_FLAG, FAILED_FLAG, FlagState, decode_flag, 
 from eljobs.timewindow import compile_joda, floor_hour, hours_in_window
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from eljobs.refine.options import RefineConfig
 
 log = logging.getLogger(__name__)
@@ -251,7 +253,7 @@ class RefineTarget:
         fs.write_bytes(f"{self.partition_path}/{name}", encode_flag(self.input_mtime))
 
 
-def discover_targets(spark: Any, cfg: RefineConfig) -> list[RefineTarget]:
+def discover_targets(spark: SparkSession, cfg: RefineConfig) -> list[RefineTarget]:
     """All targets of ``cfg`` in discovery order (FS or DB mode), before the flag filter.
 
     Raises:
@@ -327,7 +329,7 @@ def db_hour_bounds(since: datetime, until: datetime) -> tuple[datetime, datetime
     return start, end
 
 
-def _discover_db(spark: Any, fs: FileSystem, cfg: RefineConfig) -> list[RefineTarget]:
+def _discover_db(spark: SparkSession, fs: FileSystem, cfg: RefineConfig) -> list[RefineTarget]:
     assert cfg.input_database and cfg.output_path and cfg.output_database
     start, end = db_hour_bounds(cfg.since, cfg.until)
     out = []
@@ -366,7 +368,7 @@ def _discover_db(spark: Any, fs: FileSystem, cfg: RefineConfig) -> list[RefineTa
     return out
 
 
-def _partition_location(spark: Any, qualified: str, partition: Partition) -> str:
+def _partition_location(spark: SparkSession, qualified: str, partition: Partition) -> str:
     rows = spark.sql(
         f"DESCRIBE FORMATTED {qualified} PARTITION ({partition_spec(partition)})"
     ).collect()

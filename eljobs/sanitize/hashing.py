@@ -24,12 +24,12 @@ PySpark's query context loggers replace them, and any long binary literal, by ``
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from eljobs import secrets
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column
+    from pyspark.sql import Column, DataFrame, SparkSession
 
 BLOCK_SIZE = 64
 
@@ -66,7 +66,7 @@ def hmac_sha256_hex(col: Column, salt: str) -> Column:
     return hmac_from_padded_keys(col, F.lit(bytearray(ipad)), F.lit(bytearray(opad)))
 
 
-def key_frame(spark: Any, salt: str) -> tuple[Any, str, str]:
+def key_frame(spark: SparkSession, salt: str) -> tuple[DataFrame, str, str]:
     """A one-row frame holding ``K ⊕ ipad`` and ``K ⊕ opad`` as binary columns, and their
     (unique) column names.
 
