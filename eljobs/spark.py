@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from eljobs.executors import watch_executors
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -162,4 +164,7 @@ def get_session(
         builder = builder.enableHiveSupport()
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(os.environ.get("ELJOBS_SPARK_LOG_LEVEL", "WARN"))
+    # On a cluster master, a job whose executors cannot be granted fails after a bounded wait
+    # instead of waiting forever (eljobs.executors).
+    watch_executors(spark)
     return spark
