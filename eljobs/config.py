@@ -380,6 +380,8 @@ def parse_config(
             problems.append(f"unexpected argument {value!r} (options are given as --name value)")
 
     values: dict[str, Any] = {}
+    # Options given but not convertible: their problem is reported, not also "missing".
+    unparsed: set[str] = set()
     for name, occurrences in raw.items():
         f = fields[name]
         tp = hints[name]
@@ -396,6 +398,7 @@ def parse_config(
             ]
         except (ValueError, json.JSONDecodeError) as e:
             problems.append(f"--{name}: {e}")
+            unparsed.add(name)
             continue
         if accumulate and _is_accumulating_container(tp) and len(converted) > 1:
             if isinstance(converted[0], dict):
@@ -416,7 +419,7 @@ def parse_config(
                 values[k] = v
 
     for name, f in fields.items():
-        if name in values:
+        if name in values or name in unparsed:
             continue
         if f.default is _MISSING and f.default_factory is _MISSING:
             problems.append(f"--{name}: required option is missing ({f.metadata.get('help', '')})")
@@ -439,6 +442,7 @@ def _tokenize(
     pairs: list[tuple[str, str]] = []
     positionals: list[str] = []
     problems: list[str] = []
+    prefixes = [str(f.metadata["prefix"]) for f in fields.values() if f.metadata.get("prefix")]
     i = 0
     while i < len(argv):
         tok = argv[i]
@@ -467,7 +471,13 @@ def _tokenize(
                     pairs.append((k, bare))
                     i += 1
                     continue
-                problems.append(f"--{k}: expected a value")
+                known = k == "config_file" or any(k.startswith(p) for p in prefixes)
+                if f is None and not known:
+                    # A typo such as a trailing --dryrun: name it as unknown, the problem the
+                    # user has to fix, rather than as a value it could never take.
+                    problems.append(f"--{k}: unknown option (see --help)")
+                else:
+                    problems.append(f"--{k}: expected a value")
                 i += 1
                 continue
             pairs.append((k, nxt))

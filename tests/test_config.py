@@ -113,6 +113,45 @@ def test_all_problems_reported_together() -> None:
         assert part in msg
 
 
+@dataclass(frozen=True)
+class Window(JobConfig):
+    """Two required options of a type that can fail to convert."""
+
+    since: datetime = option(help="start")
+    until: datetime = option(help="end")
+
+
+def test_a_bad_required_value_is_not_also_reported_missing() -> None:
+    with pytest.raises(ConfigError) as e:
+        parse_config(Window, ["--since", "yesterday", "--until", "2024-01-05T03"], now=NOW)
+    # One problem, the one to fix: the value, not a "missing" option that was given.
+    assert len(e.value.problems) == 1, e.value.problems
+    assert e.value.problems[0].startswith("--since: ")
+    assert "required option is missing" not in str(e.value)
+    # An option really absent is still reported missing, next to the bad one.
+    with pytest.raises(ConfigError) as e:
+        parse_config(Window, ["--since", "yesterday"], now=NOW)
+    assert [p.split(":")[0] for p in e.value.problems] == ["--since", "--until"]
+    assert "--until: required option is missing" in e.value.problems[1]
+
+
+def test_an_unknown_bare_flag_at_the_end_is_an_unknown_option() -> None:
+    for argv in (
+        ["--output_path", "/x", "--dryrun"],  # the last argument
+        ["--dryrun", "--output_path", "/x"],  # followed by another option
+    ):
+        with pytest.raises(ConfigError) as e:
+            parse_config(Demo, argv)
+        assert e.value.problems == ["--dryrun: unknown option (see --help)"], argv
+    # A known option without its value still says so; so does a prefixed dict key.
+    with pytest.raises(ConfigError) as e:
+        parse_config(Demo, ["--output_path", "/x", "--limit"])
+    assert e.value.problems == ["--limit: expected a value"]
+    with pytest.raises(ConfigError) as e:
+        parse_config(Demo, ["--output_path", "/x", "--kafka.acks"])
+    assert e.value.problems == ["--kafka.acks: expected a value"]
+
+
 def test_validate_hook() -> None:
     with pytest.raises(ConfigError, match="must be positive"):
         parse_config(Demo, ["--output_path", "/x", "--limit", "0"])
