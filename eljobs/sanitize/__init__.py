@@ -27,6 +27,7 @@ from eljobs.sanitize.salts import (
     Salt,
     SaltError,
     load_salts,
+    missing_salt_reason,
     partition_window,
     select_salt,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "load_allowlist",
     "load_salts",
     "make_sanitizer",
+    "missing_salt_reason",
     "partition_window",
     "sanitize",
     "select_salt",
@@ -92,10 +94,16 @@ def sanitize(
         AllowlistError: the table's entry does not fit the schema or needs a missing salt.
     """
     al = allowlist if isinstance(allowlist, Allowlist) else load_allowlist(allowlist)
-    salt = select_salt(list(salts), partition)
+    candidates = list(salts)
+    salt = select_salt(candidates, partition)
     name = normalize_name(table)
     mask = compile_table_mask(
-        al, df.schema, table=name, partition_keys=list(partition), has_salt=salt is not None
+        al,
+        df.schema,
+        table=name,
+        partition_keys=list(partition),
+        has_salt=salt is not None,
+        no_salt_reason=None if salt is not None else missing_salt_reason(candidates, partition),
     )
     try:
         return apply_table_mask(df, mask, salt=salt.value if salt is not None else None)

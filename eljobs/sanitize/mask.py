@@ -149,6 +149,8 @@ class _Ctx:
     table: str
     source: str
     has_salt: bool
+    no_salt_reason: str | None = None
+    """Why there is no salt when salts were loaded but none covers the partition."""
 
     def error(self, message: str, path: str) -> AllowlistError:
         return AllowlistError(message, table=self.table, path=path, source=self.source)
@@ -211,6 +213,14 @@ def _compile_field(f: StructField, value: Node | None, path: str, ctx: _Ctx) -> 
         if not _is_string(dt):
             raise ctx.error(f"Invalid allowlist value hash for field {field_ddl(f)}", path)
         if not ctx.has_salt:
+            if ctx.no_salt_reason:
+                # Salts exist but cover other periods: say so, "must be defined" would send
+                # the operator looking for a missing salts_path.
+                raise ctx.error(
+                    f"{ctx.no_salt_reason}; cannot use allowlist value hash for field "
+                    f"{field_ddl(f)}",
+                    path,
+                )
             raise ctx.error(
                 f"Salt must be defined in order to use allowlist value hash for field "
                 f"{field_ddl(f)}",
@@ -249,6 +259,11 @@ def _compile_map(dt: Any, entry: Mapping[str, Node], path: str, ctx: _Ctx) -> Ma
             out[key] = KEEP_NODE
         elif value == HASH and _is_string(vt) and ctx.has_salt:
             out[key] = HASH_NODE
+        elif value == HASH and _is_string(vt) and ctx.no_salt_reason:
+            raise ctx.error(
+                f"{ctx.no_salt_reason}; cannot use allowlist value hash for map key '{key}'",
+                key_path,
+            )
         else:
             raise ctx.error(
                 f"Invalid salt or allowlist value for map key '{key}'. "
@@ -293,15 +308,22 @@ def compile_table_mask(
     table: str,
     partition_keys: Sequence[str],
     has_salt: bool,
+    no_salt_reason: str | None = None,
 ) -> TableMask:
     """Compile the mask of ``table`` (already normalized) for a frame of ``schema``.
+
+    ``no_salt_reason`` (without a salt) says why none applies when salts were loaded but
+    cover other periods (:func:`~eljobs.sanitize.salts.missing_salt_reason`); a ``hash``
+    field then fails with it instead of "Salt must be defined".
 
     Raises:
         AllowlistError: an entry does not fit the schema, ``hash`` without a salt, a table
             entry ``keep``/``hash`` (message names table and field path).
     """
     entry = allowlist.tables.get(table)
-    ctx = _Ctx(table=table, source=allowlist.source, has_salt=has_salt)
+    ctx = _Ctx(
+        table=table, source=allowlist.source, has_salt=has_salt, no_salt_reason=no_salt_reason
+    )
     if entry is None:
         return TableMask("drop_rows")
     if entry == KEEP_ALL:

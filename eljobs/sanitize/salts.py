@@ -24,12 +24,12 @@ A :class:`Salt`'s value never appears in its ``repr``.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from eljobs.timewindow import to_utc
+from eljobs.timewindow import isoformat_z, to_utc
 
 if TYPE_CHECKING:
     from eljobs.io.fs import FileSystem
@@ -211,3 +211,27 @@ def select_salt(salts: Iterable[Salt], partition: Mapping[str, object]) -> Salt 
         if s.covers(start, end):
             return s
     return None
+
+
+def missing_salt_reason(salts: Sequence[Salt], partition: Mapping[str, object]) -> str | None:
+    """Why :func:`select_salt` found no salt for ``partition`` when salts were loaded: none of
+    them covers its window (the message gives the window and each salt's span and file name,
+    never a value). None when no salt was loaded at all (the reference's "Salt must be
+    defined" case) or when one covers the window.
+
+    Raises:
+        PartitionWindowError: the partition has no ``year``.
+    """
+    if not salts:
+        return None
+    start, end = partition_window(partition)
+    if any(s.covers(start, end) for s in salts):
+        return None
+    spans = ", ".join(
+        f"{isoformat_z(s.start)}..{isoformat_z(s.end)}" + (f" ({s.name})" if s.name else "")
+        for s in salts
+    )
+    return (
+        f"No salt covers the partition window [{isoformat_z(start)}, {isoformat_z(end)}): "
+        f"the {len(salts)} salts loaded cover {spans}"
+    )

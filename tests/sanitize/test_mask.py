@@ -219,10 +219,21 @@ def test_string_keep_and_hash(spark: SparkSession) -> None:
 def test_hash_without_salt_is_an_error(spark: SparkSession) -> None:
     msg = error(spark, "a string", {"t": {"a": "hash"}}, salts=())
     assert "Salt must be defined in order to use allowlist value hash for field `a` STRING" in msg
-    # A salt that does not cover the partition is no salt.
+    # A salt that exists but covers another period is named as such, not "must be defined".
     msg = error(spark, "a string", {"t": {"a": "hash"}}, salts=[SALT],
                 partition={"year": 2024, "month": 4})  # fmt: skip
-    assert "Salt must be defined" in msg
+    assert "Salt must be defined" not in msg
+    assert (
+        "No salt covers the partition window [2024-04-01T00:00:00Z, 2024-05-01T00:00:00Z): "
+        "the 1 salts loaded cover 2024-01-01T00:00:00Z..2024-04-01T00:00:00Z; cannot use "
+        "allowlist value hash for field `a` STRING"
+    ) in msg
+    assert "some salt" not in msg  # spans and names only, never the value
+    # The same for a hashed map key.
+    msg = error(spark, "m map<string,string>", {"t": {"m": {"k": "hash"}}}, salts=[SALT],
+                partition={"year": 2023})  # fmt: skip
+    assert "No salt covers the partition window [2023-01-01T00:00:00Z" in msg
+    assert "cannot use allowlist value hash for map key 'k'" in msg
 
 
 def test_other_types_keep(spark: SparkSession) -> None:
@@ -400,7 +411,7 @@ def test_make_sanitizer_reads_context(spark: SparkSession) -> None:
     ctx = TransformContext(database="db", table="t", partition={"year": 2024, "month": 2})
     assert fn(df, context=ctx).collect()[0] == (H("v"), 2024, 2)
     ctx_q2 = TransformContext(database="db", table="t", partition={"year": 2024, "month": 4})
-    with pytest.raises(AllowlistError, match="Salt must be defined"):
+    with pytest.raises(AllowlistError, match="No salt covers the partition window"):
         fn(df, context=ctx_q2)
     with pytest.raises(ValueError, match="needs a TransformContext"):
         fn(df)

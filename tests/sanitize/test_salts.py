@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from eljobs.sanitize import PartitionWindowError, Salt, SaltError, load_salts
-from eljobs.sanitize.salts import NEVER, parse_salt_name, partition_window, select_salt
+from eljobs.sanitize.salts import (
+    NEVER,
+    missing_salt_reason,
+    parse_salt_name,
+    partition_window,
+    select_salt,
+)
 
 
 def dt(*a: int) -> datetime:
@@ -136,3 +142,20 @@ def test_select_salt_at_window_edges(
 def test_select_salt_needs_year_even_without_salts() -> None:
     with pytest.raises(PartitionWindowError):
         select_salt([], {"hour": 1})
+
+
+def test_missing_salt_reason_names_the_window_and_the_spans_only() -> None:
+    # No salt loaded: nothing to add to the reference's "Salt must be defined".
+    assert missing_salt_reason([], {"year": 2024, "month": 8}) is None
+    # A salt covers the window: no reason either.
+    assert missing_salt_reason([Q1, Q2], {"year": 2024, "month": 5}) is None
+    reason = missing_salt_reason([Q1, Q2], {"year": 2024, "month": 8, "day": 2, "hour": 5})
+    assert reason == (
+        "No salt covers the partition window [2024-08-02T05:00:00Z, 2024-08-02T06:00:00Z): the "
+        "2 salts loaded cover 2024-01-01T00:00:00Z..2024-04-01T00:00:00Z (q1), "
+        "2024-04-01T00:00:00Z..2024-07-01T00:00:00Z (q2)"
+    )
+    # The salt values ("q1", "q2") appear only as the file names given; an unnamed salt's
+    # value never does.
+    secret = Salt(dt(2024, 1, 1), dt(2024, 2, 1), "the-secret-value")
+    assert "the-secret-value" not in (missing_salt_reason([secret], {"year": 2025}) or "")
