@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from eljobs.config import JobConfig, option
-from eljobs.timewindow import utcnow
+from eljobs.timewindow import floor_hour, utcnow
 
 #: ``input_format`` values Refine understands.
 INPUT_FORMATS = ("parquet", "json", "sequence_json", "text", "empty")
@@ -183,7 +183,8 @@ class RefineConfig(JobConfig):
     report_path: str | None = option(
         None,
         help="eljobs addition: where to write the JSON run report (default "
-        "<work>/reports/<job>-<UTC time>.json).",
+        "<work>/reports/<job>-<UTC time>.json), on failure too with the targets done so far; "
+        "checked writable before any work starts. A dry run writes none.",
     )
 
     def validate(self) -> list[str]:
@@ -221,6 +222,7 @@ class RefineConfig(JobConfig):
                 f"Invalid input_format {self.input_format}. Must be one of "
                 f"{','.join(INPUT_FORMATS)}."
             )
+        problems.extend(self._window_problems())
         if not self.output_path:
             problems.append("output_path is required.")
         if not self.output_database:
@@ -246,3 +248,19 @@ class RefineConfig(JobConfig):
                 f"{self.schema_field!r}."
             )
         return problems
+
+    def _window_problems(self) -> list[str]:
+        # An inverted window is a bad option in both modes (exit 2), found before any listing:
+        # FS mode would otherwise find "0 targets" and exit 0, DB mode fail at discovery.
+        since, until = self.since, self.until
+        if since > until:
+            return [
+                f"since ({since.isoformat()}) is after until ({until.isoformat()}): expected "
+                "since before until."
+            ]
+        if self.input_database and floor_hour(since) == floor_hour(until):
+            return [
+                f"since equal to until at hour granularity ({floor_hour(since).isoformat()}): "
+                "the DB mode window [floor(since), floor(until)) is empty."
+            ]
+        return []

@@ -147,3 +147,21 @@ def test_unknown_transform_function_is_an_option_problem():
     # Any attribute of the transforms module used to pass here and fail every target later.
     with pytest.raises(ConfigError, match="unknown transform function 'find_column'"):
         parse_config(RefineConfig, [*FS, "--transform_functions", "find_column"])
+
+
+def test_an_inverted_or_empty_db_window_is_an_option_problem():
+    after = ["--since", "2024-01-05T05:00:00Z", "--until", "2024-01-05T03:00:00Z"]
+    with pytest.raises(ConfigError) as e:
+        parse_config(RefineConfig, [*FS, *after], now=NOW)
+    assert e.value.problems == [
+        "since (2024-01-05T05:00:00+00:00) is after until (2024-01-05T03:00:00+00:00): "
+        "expected since before until."
+    ]
+    db = ["--input_database", "event", "--output_database", "o", "--output_path", "/o"]
+    with pytest.raises(ConfigError, match="is after until"):
+        parse_config(RefineConfig, [*db, *after], now=NOW)
+    same_hour = ["--since", "2024-01-05T03:10:00Z", "--until", "2024-01-05T03:50:00Z"]
+    with pytest.raises(ConfigError, match="since equal to until at hour granularity"):
+        parse_config(RefineConfig, [*db, *same_hour], now=NOW)
+    # FS mode: an empty window inside one hour is no error (nothing to refine), as upstream.
+    assert parse_config(RefineConfig, [*FS, *same_hour], now=NOW).since.minute == 10
