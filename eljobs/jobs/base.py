@@ -3,6 +3,11 @@
 
 Exit codes (contracts): 0 the job ran (invalid events are data), 1 a target or the job failed
 (monitors: 1 when they found something), 2 bad options.
+
+The run is wrapped in :func:`eljobs.report.tracking`: the report path is checked (scheme known,
+writable) once the session exists and before ``run`` starts (exit 2 when it cannot be written),
+and a run that raises still leaves its JSON report, with status ``failed``, the redacted error
+and what the job had recorded until then.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Any, TypeVar
 from eljobs.config import ConfigError, HelpRequested, effective_config, parse_config
 from eljobs.errors import EljobsError
 from eljobs.log import setup_logging
+from eljobs.report import ReportPathError, tracking
+from eljobs.secrets import redact
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +71,21 @@ def job_main(
 
         profile = spark_profile or _default_profile()
         spark = get_session(profile, app_name=f"eljobs-{name}")
+    from eljobs.io.fs import filesystem
+
     try:
-        result = run(spark, cfg)
+        with tracking(name, cfg, fs=filesystem(spark)):
+            result = run(spark, cfg)
+    except ReportPathError as e:
+        # Found on entry, before any work: a bad option like the others.
+        print(f"eljobs {name}: invalid options:", file=sys.stderr)
+        for p in e.problems:
+            print(f"  {p}", file=sys.stderr)
+        return 2
     except (EljobsError, ValueError, OSError) as e:
-        log.error("eljobs %s failed: %s", name, e)
-        print(f"eljobs {name} failed: {e}", file=sys.stderr)
+        message = redact(str(e))
+        log.error("eljobs %s failed: %s", name, message)
+        print(f"eljobs {name} failed: {message}", file=sys.stderr)
         return 1
     return 0 if outcome_ok(result) else 1
 

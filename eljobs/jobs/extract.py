@@ -20,9 +20,10 @@ again are replaced, others kept):
 The job prints messages read per topic and hour (read = written + rejected) and writes the same
 account as a JSON report (``--report_path``; default ``<DIR>/_extract_report.json``, on whatever
 file system ``DIR`` is: paths follow :mod:`eljobs.io.fs`, a bare path is on Hadoop's default
-file system). With ``--plot`` it also draws the messages read per hour and topic (every hour of
-the window, empty ones as zero) as a PNG next to the report (:mod:`eljobs.plot`), so a gap
-shows at a glance.
+file system), checked writable before any work starts; a failed run writes it too, with
+status ``failed``, the error and what was planned and counted before the failure. With
+``--plot`` it also draws the messages read per hour and topic (every hour of the window, empty
+ones as zero) as a PNG next to the report (:mod:`eljobs.plot`), so a gap shows at a glance.
 """
 
 from __future__ import annotations
@@ -33,16 +34,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
-from eljobs.config import effective_config, option
+from eljobs.config import option
 from eljobs.io.fs import filesystem, join
 from eljobs.io.kafka.options import KafkaClientOptions
 from eljobs.io.kafka.source import plan_ranges, read_window
 from eljobs.jobs.base import job_main
-from eljobs.report import RunReport, format_table
+from eljobs.report import ReportTracker, format_table, tracking
 from eljobs.timewindow import ceil_hour, floor_hour, hours_in_window, isoformat_z, utcnow
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from eljobs.io.fs import FileSystem
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +84,8 @@ class Config(KafkaClientOptions):
     report_path: str | None = option(
         None,
         default_doc="<output>/_extract_report.json",
-        help="Where to write the JSON run report.",
+        help="Where to write the JSON run report, on failure too; checked writable before "
+        "any work starts.",
     )
     plot: bool = option(
         False,
@@ -107,6 +111,12 @@ class Config(KafkaClientOptions):
             except ImportError:
                 problems.append("--plot: expected matplotlib to be installed, found it missing")
         return problems
+
+    def default_report(self, job: str) -> str:
+        """The report's place without ``--report_path``: next to the output, on whatever file
+        system the output is (see :func:`eljobs.report.report_target`)."""
+        # a leading underscore keeps Spark and Hive readers of the output from taking it for data
+        return join(self.output, f"_{job}_report.json")
 
 
 @dataclass
@@ -142,14 +152,23 @@ class ExtractResult:
 
 
 def run(spark: SparkSession, cfg: Config) -> ExtractResult:
-    """Plan, read, write and account for one window."""
+    """Plan, read, write and account for one window; the report is written on failure too."""
+    fs = filesystem(spark)
+    with tracking("extract", cfg, fs=fs) as tracker:
+        return _run(spark, cfg, fs, tracker)
+
+
+def _run(spark: SparkSession, cfg: Config, fs: FileSystem, tracker: ReportTracker) -> ExtractResult:
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
     since, until = ceil_hour(cfg.since), floor_hour(cfg.until)
-    report = RunReport("extract", effective_config(cfg))
-    fs = filesystem(spark)
+    # Filled as the run goes: a failure report holds what was planned and counted.
+    report = tracker.report
     out = fs.qualify(cfg.output)
+    report.extra.update(
+        {"window": {"since": isoformat_z(since), "until": isoformat_z(until)}, "output": out}
+    )
     ranges = plan_ranges(
         bootstrap_servers=cfg.bootstrap_servers,
         topics=cfg.topics,
@@ -176,6 +195,15 @@ def run(spark: SparkSession, cfg: Config) -> ExtractResult:
         timeout_s=cfg.kafka_timeout,
     )
     log.info("extract reads with the %s Kafka reader", reader)
+    report.extra.update(
+        {
+            "reader": reader,
+            "partitions": len(ranges),
+            # Exact plans read only these offsets (see eljobs.io.kafka.source).
+            "plan": "offsets" if ranges and all(r.exact for r in ranges) else "by timestamp",
+            "planned_offsets": sum(r.offsets for r in ranges),
+        }
+    )
 
     if cfg.output_format == "value":
         line = F.col("value").cast("string")
@@ -208,6 +236,8 @@ def run(spark: SparkSession, cfg: Config) -> ExtractResult:
             .orderBy("topic", "hour")
             .collect()
         )
+        # The counts are known before the write: a failed write's report holds them.
+        report.rows = _rows(counts, topics)
         (
             shaped.filter(~F.col("rejected"))
             .select("topic", "line")
@@ -218,21 +248,7 @@ def run(spark: SparkSession, cfg: Config) -> ExtractResult:
     finally:
         shaped.unpersist()
 
-    rows = []
-    for r in counts:
-        rej = int(r["rej"] or 0)
-        rows.append(
-            {
-                "topic": r["topic"],
-                "hour": r["hour"],
-                "read": int(r["read"]),
-                "written": int(r["read"]) - rej,
-                "rejected": rej,
-            }
-        )
-    for t in topics:
-        if not any(row["topic"] == t for row in rows):
-            rows.append({"topic": t, "hour": "-", "read": 0, "written": 0, "rejected": 0})
+    rows = report.rows
     rejected_total = sum(r["rejected"] for r in rows)
     ok = rejected_total == 0
     table = format_table(
@@ -257,21 +273,8 @@ def run(spark: SparkSession, cfg: Config) -> ExtractResult:
         )
         log.error(msg)
         report.failures.append({"reason": msg, "count": rejected_total})
-    report.rows = rows
-    report.extra.update(
-        {
-            "window": {"since": isoformat_z(since), "until": isoformat_z(until)},
-            "reader": reader,
-            "partitions": len(ranges),
-            # Exact plans read only these offsets (see eljobs.io.kafka.source).
-            "plan": "offsets" if ranges and all(r.exact for r in ranges) else "by timestamp",
-            "planned_offsets": sum(r.offsets for r in ranges),
-            "output": out,
-        }
-    )
-    # a leading underscore keeps Spark and Hive readers of the output from taking it for data
-    path = cfg.report_path or join(out, "_extract_report.json")
-    written_report = report.finish(ok).write(path, fs=fs)
+    # extract has no dry run: there is always a report path, the last one written
+    written_report = tracker.write(ok)[-1]
     print(f"report: {written_report}")
     plot_path = None
     if cfg.plot:
@@ -289,6 +292,27 @@ def run(spark: SparkSession, cfg: Config) -> ExtractResult:
         fs.write_bytes(plot_path, png)
         print(f"plot: {plot_path}")
     return ExtractResult(ok, reader, since, until, rows, written_report, plot_path)
+
+
+def _rows(counts: list[Any], topics: list[str]) -> list[dict[str, Any]]:
+    """Account rows per topic and hour (read = written + rejected); topics without messages in
+    the window get one row of zeros."""
+    rows: list[dict[str, Any]] = []
+    for r in counts:
+        rej = int(r["rej"] or 0)
+        rows.append(
+            {
+                "topic": r["topic"],
+                "hour": r["hour"],
+                "read": int(r["read"]),
+                "written": int(r["read"]) - rej,
+                "rejected": rej,
+            }
+        )
+    for t in topics:
+        if not any(row["topic"] == t for row in rows):
+            rows.append({"topic": t, "hour": "-", "read": 0, "written": 0, "rejected": 0})
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from eljobs.config import option
 from eljobs.jobs.base import job_main
 from eljobs.refine.options import RefineConfig
+from eljobs.report import tracking
 from eljobs.sanitize import Allowlist, Salt, load_allowlist, load_salts, make_sanitizer
 
 if TYPE_CHECKING:
@@ -102,11 +103,14 @@ def load_job_salts(cfg: RefineSanitizeConfig) -> list[Salt]:
 
 def run(spark: SparkSession, cfg: RefineSanitizeConfig) -> RefineResult:
     """Run RefineSanitize; returns Refine's result (``ok`` iff no target failed)."""
+    from eljobs.io.fs import filesystem
     from eljobs.refine.runner import run_refine
 
-    cfg, allowlist = prepare(cfg)
-    sanitizer = make_sanitizer(allowlist, load_job_salts(cfg))
-    return run_refine(spark, cfg, extra_transforms=[sanitizer], job_name="refine_sanitize")
+    # Opened before the allowlist and salts are loaded, so that their failures are reported too.
+    with tracking("refine_sanitize", cfg, fs=filesystem(spark)):
+        cfg, allowlist = prepare(cfg)
+        sanitizer = make_sanitizer(allowlist, load_job_salts(cfg))
+        return run_refine(spark, cfg, extra_transforms=[sanitizer], job_name="refine_sanitize")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

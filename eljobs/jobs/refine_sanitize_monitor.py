@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from eljobs.jobs.base import job_main
 from eljobs.jobs.refine_sanitize import RefineSanitizeConfig, prepare
+from eljobs.report import tracking
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -25,10 +26,13 @@ Config = RefineSanitizeConfig
 
 def run(spark: SparkSession, cfg: RefineSanitizeConfig) -> MonitorResult:
     """Report the targets of the sanitize job that need or failed refinement."""
+    from eljobs.io.fs import filesystem
     from eljobs.refine.monitor import run_monitor
 
-    cfg, _allowlist = prepare(cfg)
-    return run_monitor(spark, cfg, job_name="refine_sanitize_monitor")
+    # Opened before the allowlist is loaded, so that its failures are reported too.
+    with tracking("refine_sanitize_monitor", cfg, fs=filesystem(spark)):
+        cfg, _allowlist = prepare(cfg)
+        return run_monitor(spark, cfg, job_name="refine_sanitize_monitor")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

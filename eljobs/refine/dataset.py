@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyspark.sql.types import StructType
 
-from eljobs.config import JobConfig, effective_config, option
+from eljobs.config import JobConfig, option
 from eljobs.io.fs import filesystem
 from eljobs.refine.options import INPUT_FORMATS
 from eljobs.refine.targets import RefineTarget, parse_hive_partition_path
@@ -119,7 +119,9 @@ class RefineDatasetConfig(JobConfig):
         "partition fails naming the table and the column.",
     )
     report_path: str | None = option(
-        None, help="Where to write the JSON run report (default <work>/reports/...)."
+        None,
+        help="Where to write the JSON run report (default <work>/reports/...), on failure too "
+        "with the partitions done so far; checked writable before any work starts.",
     )
 
     def validate(self) -> list[str]:
@@ -231,56 +233,59 @@ def run_refine_dataset(spark: SparkSession, cfg: RefineDatasetConfig) -> RefineR
     )
     from eljobs.refine.schema import jsonschema_to_spark, make_loader
     from eljobs.refine.transforms import resolve_transforms
-    from eljobs.report import RunReport, default_report_path
+    from eljobs.report import tracking
 
     job_name = "refine_dataset"
-    report = RunReport(job=job_name, config=effective_config(cfg))
-    result = RefineResult(ok=False)
-    try:
-        transforms = resolve_transforms(cfg.transform_functions)
-        loader: Any = make_loader(
-            cfg.schema_base_uris,
-            schema_field=cfg.schema_field,
-            eventlogging_schemas_path=cfg.eventlogging_schemas_path,
-        )
-        if cfg.schema_uri and loader is not None:
-            if hasattr(loader, "load_latest"):
-                fixed = jsonschema_to_spark(loader.load_latest(cfg.schema_uri))
-            else:
-                fixed = loader.schema_for_name(cfg.schema_uri.strip("/"))
-            loader = FixedSchemaLoader(fixed)
-        targets = dataset_targets(spark, cfg)
-    except Exception as e:
-        # Nothing was refined: the run fails as a whole, with its report.
-        message = short_error(e)
-        log.error("%s: %s", job_name, message)
-        report.failures = [{"target": cfg.table, "error": message}]
-        report.finish(False)
-        result.report_path = str(report.write(cfg.report_path or default_report_path(job_name)))
-        return result
     fs = filesystem(spark)
-    refiner = Refiner(
-        spark,
-        transforms=transforms,
-        loader=loader,
-        read=ReadSettings(
-            merge_with_hive=False,
-            reader_options=cfg.dataframe_reader_options,
-            corrupt_threshold=cfg.corrupt_record_failure_threshold,
-        ),
-        codec=cfg.compression_codec,
-        transform_options={"geocode_ip.database": cfg.geocode_database},
-        writer_for=lambda t: HiveTableWriter(spark, fs, t, allow_recreate=cfg.allow_table_recreate),
-        max_files=1 if cfg.spark_job_scale == "small" else None,
-    )
-    result.targets = refiner.run(targets, parallelism=1)
-    failed = [r for r in result.targets if r.status == "failed"]
-    result.ok = not failed
-    print_results(job_name, result.targets)
-    report.rows = [asdict(r) for r in result.targets]
-    report.failures = [{"target": r.target, "error": r.error} for r in failed]
-    report.finish(result.ok)
-    path = report.write(cfg.report_path or default_report_path(job_name), fs=fs)
-    result.report_path = str(path)
-    print(f"{job_name} run report: {path}")
-    return result
+    with tracking(job_name, cfg, fs=fs) as tracker:
+        report = tracker.report
+        result = RefineResult(ok=False)
+        try:
+            transforms = resolve_transforms(cfg.transform_functions)
+            loader: Any = make_loader(
+                cfg.schema_base_uris,
+                schema_field=cfg.schema_field,
+                eventlogging_schemas_path=cfg.eventlogging_schemas_path,
+            )
+            if cfg.schema_uri and loader is not None:
+                if hasattr(loader, "load_latest"):
+                    fixed = jsonschema_to_spark(loader.load_latest(cfg.schema_uri))
+                else:
+                    fixed = loader.schema_for_name(cfg.schema_uri.strip("/"))
+                loader = FixedSchemaLoader(fixed)
+            targets = dataset_targets(spark, cfg)
+        except Exception as e:
+            # Nothing was refined: the run fails as a whole, with its report.
+            message = short_error(e)
+            log.error("%s: %s", job_name, message)
+            report.failures = [{"target": cfg.table, "error": message}]
+            result.report_path = tracker.fail(message)
+            return result
+        refiner = Refiner(
+            spark,
+            transforms=transforms,
+            loader=loader,
+            read=ReadSettings(
+                merge_with_hive=False,
+                reader_options=cfg.dataframe_reader_options,
+                corrupt_threshold=cfg.corrupt_record_failure_threshold,
+            ),
+            codec=cfg.compression_codec,
+            transform_options={"geocode_ip.database": cfg.geocode_database},
+            writer_for=lambda t: HiveTableWriter(
+                spark, fs, t, allow_recreate=cfg.allow_table_recreate
+            ),
+            max_files=1 if cfg.spark_job_scale == "small" else None,
+        )
+        result.targets = refiner.run(
+            targets, parallelism=1, on_done=lambda r: report.rows.append(asdict(r))
+        )
+        failed = [r for r in result.targets if r.status == "failed"]
+        result.ok = not failed
+        print_results(job_name, result.targets)
+        report.rows = [asdict(r) for r in result.targets]
+        report.failures = [{"target": r.target, "error": r.error} for r in failed]
+        path = tracker.write(result.ok)[-1]
+        result.report_path = path
+        print(f"{job_name} run report: {path}")
+        return result

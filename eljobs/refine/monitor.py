@@ -11,13 +11,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from eljobs.config import effective_config
 from eljobs.refine.flags import should_refine
-from eljobs.report import RunReport, default_report_path, format_table
+from eljobs.report import ReportTracker, format_table, tracking
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from eljobs.io.fs import FileSystem
     from eljobs.refine.options import RefineConfig
     from eljobs.refine.targets import RefineTarget
 
@@ -48,9 +48,17 @@ def run_monitor(
     """Find targets that need or failed refinement, log and report them (email when
     ``should_email_report``); ``ok`` only when there are none."""
     from eljobs.io.fs import filesystem
-    from eljobs.refine.report import monitor_report
 
     fs = filesystem(spark)
+    with tracking(job_name, cfg, fs=fs) as tracker:
+        return _run_monitor(spark, cfg, fs, tracker, job_name)
+
+
+def _run_monitor(
+    spark: SparkSession, cfg: RefineConfig, fs: FileSystem, tracker: ReportTracker, job_name: str
+) -> MonitorResult:
+    from eljobs.refine.report import monitor_report
+
     targets = discover_targets(spark, cfg)
     failed: list[RefineTarget] = []
     needing: list[RefineTarget] = []
@@ -65,7 +73,7 @@ def run_monitor(
         failed=[t.partition_path for t in failed],
         needing=[t.partition_path for t in needing],
     )
-    report = RunReport(job=job_name, config=effective_config(cfg))
+    report = tracker.report
     report.rows = [
         {"target": str(t), "partition_path": t.partition_path, "status": status}
         for status, group in (("failed", failed), ("needs_refinement", needing))
@@ -107,8 +115,8 @@ def run_monitor(
                 )
             except Exception as e:
                 log.error("could not email the monitor report: %s", e)
-    report.finish(result.ok)
-    path = report.write(cfg.report_path or default_report_path(job_name), fs=fs)
-    result.report_path = str(path)
-    print(f"{job_name} run report: {path}")
+    written = tracker.write(result.ok)
+    if written:  # none for a dry run
+        result.report_path = written[-1]
+        print(f"{job_name} run report: {written[-1]}")
     return result

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
-from eljobs.config import effective_config
 from eljobs.io.email import send_email
 from eljobs.io.fs import FileSystem, filesystem
 from eljobs.refine.context import TransformContext, TransformFn, apply_transforms
@@ -37,8 +36,7 @@ from eljobs.refine.targets import (
     table_collisions,
 )
 from eljobs.refine.transforms import resolve_transforms
-from eljobs.report import RunReport, default_report_path, format_table
-from eljobs.secrets import redact
+from eljobs.report import ReportTracker, error_text, format_table, tracking
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -116,22 +114,8 @@ def group_by_table(targets: Sequence[RefineTarget]) -> dict[str, list[RefineTarg
     return groups
 
 
-def short_error(e: BaseException) -> str:
-    """An exception as one readable message (a Java stack trace reduced to its message)."""
-    java = getattr(e, "java_exception", None)
-    if java is not None:
-        try:
-            text_of_java = str(java.toString())
-        except Exception:  # the JVM may be gone
-            pass
-        else:
-            return redact(text_of_java)
-    text = str(e) or type(e).__name__
-    first = text.split("\n\tat ", 1)[0]
-    # Failure messages reach logs, reports and emails: hide any salt form the sanitizer
-    # registered (and binary literals) whatever step of a sanitize run raised them.
-    named = first if first.startswith(type(e).__name__) else f"{type(e).__name__}: {first}"
-    return redact(named)
+#: An exception as one readable, redacted message (kept under its old name for the refine code).
+short_error = error_text
 
 
 def _conf_options(spark: SparkSession) -> dict[str, str]:
@@ -191,21 +175,40 @@ class Refiner:
         self.options = {**_conf_options(spark), **(transform_options or {})}
         self.max_files = max_files
 
-    def run(self, targets: Sequence[RefineTarget], *, parallelism: int) -> list[TargetResult]:
+    def run(
+        self,
+        targets: Sequence[RefineTarget],
+        *,
+        parallelism: int,
+        on_done: Callable[[TargetResult], None] | None = None,
+    ) -> list[TargetResult]:
         """Refine ``targets``: tables in parallel (at most ``parallelism``), the targets of one
-        table serially in the given order."""
+        table serially in the given order. ``on_done`` is called with each result as its
+        target finishes (from the table's thread), so a report holds the targets done so far
+        if the run stops early."""
         groups = list(group_by_table(targets).values())
         out: list[TargetResult] = []
         if not groups:
             return out
         with ThreadPoolExecutor(max_workers=max(1, min(parallelism, len(groups)))) as pool:
-            for table_results in pool.map(self.refine_table, groups):
+            for table_results in pool.map(lambda g: self.refine_table(g, on_done=on_done), groups):
                 out.extend(table_results)
         return out
 
-    def refine_table(self, targets: Sequence[RefineTarget]) -> list[TargetResult]:
-        """Refine one table's targets serially, in order."""
-        return [self.refine_one(t) for t in targets]
+    def refine_table(
+        self,
+        targets: Sequence[RefineTarget],
+        *,
+        on_done: Callable[[TargetResult], None] | None = None,
+    ) -> list[TargetResult]:
+        """Refine one table's targets serially, in order (``on_done``: see :meth:`run`)."""
+        results = []
+        for t in targets:
+            res = self.refine_one(t)
+            results.append(res)
+            if on_done is not None:
+                on_done(res)
+        return results
 
     def refine_one(self, target: RefineTarget) -> TargetResult:
         """Refine one target; any failure is caught, flagged and reported.
@@ -329,6 +332,19 @@ def run_refine(
     Returns:
         A :class:`RefineResult`, ``ok`` iff no target failed.
     """
+    fs = filesystem(spark)
+    with tracking(job_name, cfg, fs=fs) as tracker:
+        return _run_refine(spark, cfg, fs, tracker, extra_transforms, job_name)
+
+
+def _run_refine(
+    spark: SparkSession,
+    cfg: RefineConfig,
+    fs: FileSystem,
+    tracker: ReportTracker,
+    extra_transforms: Sequence[TransformFn],
+    job_name: str,
+) -> RefineResult:
     transforms = [*resolve_transforms(cfg.transform_functions), *extra_transforms]
     loader = (
         None
@@ -339,8 +355,7 @@ def run_refine(
             eventlogging_schemas_path=cfg.eventlogging_schemas_path,
         )
     )
-    fs = filesystem(spark)
-    report = RunReport(job=job_name, config=effective_config(cfg))
+    report = tracker.report
     discovered = discover_targets(spark, cfg)
     targets = select_targets(
         fs,
@@ -365,6 +380,7 @@ def run_refine(
         for t in targets:
             if t.qualified_table in collisions:
                 result.targets.append(_collision_failure(fs, t, collisions[t.qualified_table]))
+                report.rows.append(asdict(result.targets[-1]))
         targets_to_refine = [t for t in targets if t.qualified_table not in collisions]
         refiner = Refiner(
             spark,
@@ -382,7 +398,14 @@ def run_refine(
                 spark, fs, t, allow_recreate=cfg.allow_table_recreate
             ),
         )
-        result.targets.extend(refiner.run(targets_to_refine, parallelism=cfg.parallelism))
+        # Each target's result goes into the report as it finishes: the targets done so far.
+        result.targets.extend(
+            refiner.run(
+                targets_to_refine,
+                parallelism=cfg.parallelism,
+                on_done=lambda r: report.rows.append(asdict(r)),
+            )
+        )
     else:
         log.info("No targets need refinement in %s", source)
 
@@ -410,13 +433,13 @@ def run_refine(
         report.extra["failure_report"] = text
         if cfg.should_email_report and not cfg.dry_run:
             _email(spark, cfg, f"Refine failures for job {spark.sparkContext.appName}", text)
-    report.finish(result.ok)
     if cfg.dry_run:
         # A dry run writes nothing at all, not even its report.
+        tracker.write(result.ok)
         log.info("dry run: %d targets would be refined; no run report written", len(targets))
         return result
-    path = report.write(cfg.report_path or default_report_path(job_name), fs=fs)
-    result.report_path = str(path)
+    path = tracker.write(result.ok)[-1]
+    result.report_path = path
     print(f"{job_name} run report: {path}")
     return result
 

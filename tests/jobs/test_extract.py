@@ -159,3 +159,28 @@ def test_options_are_checked_together() -> None:
     assert "exactly one of --topics and --topics_regex" in text
     assert "holds no whole hour" in text
     assert "expected kafka.<setting>" in text
+
+
+def test_a_failed_extract_writes_its_report_at_its_usual_place(
+    spark: Any, broker: Broker, topics: dict[str, Any], tmp_path: Path
+) -> None:
+    out = tmp_path / "failed"
+    missing = f"ext_{topics['run']}_missing"
+    assert main(_args(broker, out, "--topics", missing)) == 1
+    report = json.loads((out / "_extract_report.json").read_text())
+    assert (report["ok"], report["status"]) == (False, "failed")
+    assert missing in report["error"] and "do not exist" in report["error"]
+    # What was known before the failure: the window and the output.
+    assert report["window"] == {"since": _iso(H), "until": _iso(H + timedelta(hours=2))}
+    assert report["output"] == f"file:{out}"
+
+
+def test_a_report_path_that_cannot_be_written_stops_extract_before_reading(
+    spark: Any, broker: Broker, topics: dict[str, Any], tmp_path: Path, capsys: Any
+) -> None:
+    out = tmp_path / "never"
+    path = "hdfs:///reports/extract.json"
+    assert main(_args(broker, out, "--topics", topics["a"], "--report_path", path)) == 2
+    err = capsys.readouterr().err
+    assert f"--report_path: cannot write a report at {path}: " in err
+    assert not out.exists()

@@ -133,3 +133,68 @@ def test_a_missing_geocoding_database_fails_the_target_naming_it(
     assert "for the demo and tests only" in caplog.text
     row = spark.table(f"{db}.test").select("geocoded_data").first()
     assert row is not None and row.geocoded_data["country_code"] == "GB"
+
+
+def test_since_after_until_is_a_bad_option_in_both_modes(capsys: pytest.CaptureFixture[str]):
+    fs_mode = [*_args(Path("/tmp/never"), "never_used"), "--since", "2024-01-05T05:00:00Z",
+               "--until", "2024-01-05T03:00:00Z"]  # fmt: skip
+    assert refine.main(fs_mode) == 2
+    err = capsys.readouterr().err
+    assert (
+        "since (2024-01-05T05:00:00+00:00) is after until (2024-01-05T03:00:00+00:00): "
+        "expected since before until." in err
+    )
+    db_mode = ["--input_database", "event", "--output_database", "x", "--output_path", "/o"]
+    assert refine.main([*db_mode, "--since", "2024-01-05T05", "--until", "2024-01-05T03"]) == 2
+    assert "is after until" in capsys.readouterr().err
+    # DB mode's window is [floor(since), floor(until)): an empty one is a bad option too.
+    assert (
+        refine.main([*db_mode, "--since", "2024-01-05T03:10", "--until", "2024-01-05T03:50"]) == 2
+    )
+    assert "since equal to until at hour granularity" in capsys.readouterr().err
+    # FS mode rounds since up: since before until inside one hour is an empty window, not an
+    # error (the Scala job's rule), so only an inverted window is refused there.
+    assert refine_monitor.main(fs_mode) == 2
+
+
+@pytest.mark.slow
+def test_a_report_path_that_cannot_be_written_stops_refine_before_any_target(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    _raw(tmp_path)
+    for path in ("hdfs:///reports/refine.json", str(tmp_path / "raw")):
+        argv = [*_args(tmp_path, "t_refine_never"), "--report_path", path]
+        assert refine.main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"--report_path: cannot write a report at {path}: " in err
+        assert "\tat org.apache" not in err  # a message, not a stack trace
+    assert not (tmp_path / "out").exists()
+
+
+def _stop_at_hour_4(df: Any, *, context: Any = None) -> Any:
+    # An operator stopping the run (or any error no target can catch) in the middle of it.
+    if context is not None and context.partition.get("hour") in ("4", 4):
+        raise SystemExit("stopped by the operator")
+    return df
+
+
+@pytest.mark.slow
+def test_a_run_stopped_midway_reports_the_targets_done_so_far(spark: Any, tmp_path: Path):
+    from eljobs.config import parse_config
+    from eljobs.refine.options import RefineConfig
+    from eljobs.refine.runner import run_refine
+
+    _raw(tmp_path)
+    db = "t_refine_stopped"
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
+    cfg = parse_config(RefineConfig, [*_args(tmp_path, db), "--parallelism", "1"])
+    with pytest.raises(SystemExit):
+        run_refine(spark, cfg, extra_transforms=[_stop_at_hour_4])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["ok"], report["status"]) == (False, "failed")
+    assert report["error"] == "SystemExit: stopped by the operator"
+    # Hour 3 was refined before the stop; hour 4 never finished, so it is not in the rows.
+    assert [(r["partition_path"].rsplit("/", 1)[1], r["status"]) for r in report["rows"]] == [
+        ("hour=3", "refined")
+    ]
+    assert report["rows"][0]["written"] == 2

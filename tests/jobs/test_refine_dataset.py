@@ -90,3 +90,24 @@ def test_same_hour_by_refine_and_by_refine_dataset_gives_equal_tables(spark: Any
     # spark_job_scale=small: one file in the partition's data directory.
     part = tmp_path / "out2" / "test" / "year=2024/month=1/day=5/hour=3"
     assert len(list(part.glob("data-*/*.parquet"))) == 1
+
+
+@pytest.mark.slow
+def test_a_dataset_that_cannot_start_writes_a_failed_report_and_a_bad_path_exits_2(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    hour_dir = _raw_hour(tmp_path)
+    spark.sql("CREATE DATABASE IF NOT EXISTS t_dataset_fails")
+    argv = [
+        f"--input_paths={hour_dir}",
+        "--partition_paths=year=2024/month=1/day=5/hour=3",
+        "--table=t_dataset_fails.nosuchtable",  # no table and no --output_path
+    ]
+    report = tmp_path / "r.json"
+    assert refine_dataset.main([*argv, f"--report_path={report}"]) == 1
+    got = json.loads(report.read_text())
+    assert (got["ok"], got["status"]) == (False, "failed")
+    assert got["error"].startswith("TableLocationError: table t_dataset_fails.nosuchtable")
+    assert got["rows"] == []  # no partition was refined
+    assert refine_dataset.main([*argv, f"--report_path={tmp_path}"]) == 2
+    assert f"--report_path: cannot write a report at {tmp_path}: " in capsys.readouterr().err

@@ -3,6 +3,7 @@ the whole-job runs are in test_refine_sanitize_e2e.py)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -53,12 +54,17 @@ def test_keep_all_gate(shared_data: Path) -> None:
     assert cfg.table_include_regex.fullmatch("mediawiki_page_create")
 
 
-def test_jobs_fail_cleanly_on_an_invalid_allowlist(
-    spark: Any, shared_data: Path, capsys: pytest.CaptureFixture[str]
+def test_jobs_fail_cleanly_on_an_invalid_allowlist_and_report_it(
+    spark: Any, shared_data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = shared_data / "allowlists/event_sanitized_main_allowlist.yaml"
-    assert refine_sanitize.main(_argv(path)) == 1
-    assert refine_sanitize_monitor.main(_argv(path)) == 1
+    for job in (refine_sanitize, refine_sanitize_monitor):
+        report = tmp_path / f"{job.__name__}.json"
+        assert job.main(_argv(path, "--report_path", str(report))) == 1
+        # The allowlist is loaded inside the run: its failure leaves a failed report.
+        got = json.loads(report.read_text())
+        assert (got["status"], got["rows"]) == ("failed", [])
+        assert "'keep_all' tag is not permitted in sanitization allowlist." in got["error"]
     err = capsys.readouterr().err
     assert "'keep_all' tag is not permitted in sanitization allowlist." in err
 
