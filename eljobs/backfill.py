@@ -236,6 +236,8 @@ class Writer:
     takes_invalid: bool
     blacklisted: frozenset[str] = frozenset()
     """Schema names (capsule ``schema``: ``EventError`` for invalid events) not written."""
+    rejected_topics: frozenset[str] = frozenset()
+    """Topics the writer may not write to (``--topics_regex``): their events are not written."""
 
 
 @dataclass
@@ -252,6 +254,8 @@ class AccountRow:
     """Valid events of a disabled schema (never written)."""
     unroutable: int = 0
     blacklisted: int = 0
+    rejected: int = 0
+    """Events routed to a topic their writer may not write to (never written)."""
     written: dict[str, int] = field(default_factory=dict)
     """Events written, by ``<writer> <topic>``."""
 
@@ -267,6 +271,7 @@ class AccountRow:
             "disabled": self.disabled,
             "unroutable": self.unroutable,
             "blacklisted": self.blacklisted,
+            "rejected": self.rejected,
             "written": dict(sorted(self.written.items())),
         }
 
@@ -278,8 +283,9 @@ def summarize(
 
     Events of kind ``disabled`` are only counted: no writer takes them. For each writer, an
     event it takes (valid and/or invalid) is ``unroutable`` when its topic
-    column is null, ``blacklisted`` when its capsule schema is in the writer's blacklist, else
-    expected to be written to its topic. Returns the rows (sorted) and the expected counts per
+    column is null, ``blacklisted`` when its capsule schema is in the writer's blacklist,
+    ``rejected`` when its topic is one the writer may not write to, else expected to be
+    written to its topic. Returns the rows (sorted) and the expected counts per
     ``(writer name, topic)``, to compare with what the writers report.
     """
     rows: dict[tuple[str, str], AccountRow] = {}
@@ -305,6 +311,8 @@ def summarize(
                 row.unroutable += n
             elif capsule_schema in w.blacklisted:
                 row.blacklisted += n
+            elif topic in w.rejected_topics:
+                row.rejected += n
             else:
                 label = f"{w.name} {topic}"
                 row.written[label] = row.written.get(label, 0) + n

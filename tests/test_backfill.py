@@ -197,6 +197,24 @@ def test_summarize_routes_blacklists_and_counts_unroutable() -> None:
     }
 
 
+def test_summarize_counts_events_of_rejected_topics_and_expects_none() -> None:
+    counts = [
+        {"hour": "h", "schema": "A", "kind": "valid", "topic": "eventlogging_A", "count": 3},
+        {"hour": "h", "schema": "A", "kind": "valid", "topic": "other_topic", "count": 2},
+        {"hour": "h", "schema": "A", "kind": "valid", "topic": None, "count": 1},
+    ]
+    guarded = Writer(
+        "kafka:///b", "topic", takes_valid=True, takes_invalid=False,
+        rejected_topics=frozenset({"other_topic"}),
+    )  # fmt: skip
+    rows, expected = summarize(counts, [guarded])
+    (row,) = rows
+    assert (row.read, row.valid, row.unroutable, row.rejected) == (6, 6, 1, 2)
+    assert row.written == {"kafka:///b eventlogging_A": 3}
+    assert expected == {("kafka:///b", "eventlogging_A"): 3}
+    assert row.to_dict()["rejected"] == 2
+
+
 def test_summarize_counts_disabled_events_and_writes_none() -> None:
     counts = [
         {"hour": "h", "schema": "A", "kind": "disabled", "topic": "el_A", "count": 6},
@@ -215,6 +233,7 @@ def test_summarize_counts_disabled_events_and_writes_none() -> None:
             "disabled": 6,
             "unroutable": 0,
             "blacklisted": 0,
+            "rejected": 0,
             "written": {"file:///a el_EventError": 1},
         }
     ]

@@ -14,13 +14,17 @@ Replaces ``hdfs dfs -text … | awk … | eventlogging-processor FORMAT stdin://
    lines are processed once);
 6. print the account, and write it as JSON next to each file output and to ``--report_path``.
 
+The report is written on failure too (:func:`eljobs.report.tracking`): status ``failed``, the
+error, the account and the counts each writer was to write, what the writers done before the
+failure wrote, and what a failed Kafka write is known to have acknowledged and landed. A dry
+run prints the account and writes nothing, no report either.
+
 Exit status 0 when the job ran, invalid events being data; 1 when it could not (unreadable
 input, a failed write); 2 for bad options.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Iterable
@@ -38,11 +42,12 @@ from eljobs.backfill import (
     process_raw_lines,
     summarize,
 )
-from eljobs.config import effective_config, option
+from eljobs.config import option
 from eljobs.eventlogging import PRODUCTION_FORMAT
 from eljobs.eventlogging.schemas import SchemaRepository
 from eljobs.io.fs import LOCAL_DEFAULT_FS, filesystem, join, local_path
 from eljobs.io.kafka import KafkaOptions
+from eljobs.io.kafka.errors import KafkaSinkError
 from eljobs.io.raw import (
     DEFAULT_DATETIME_FORMAT,
     HourInput,
@@ -50,9 +55,9 @@ from eljobs.io.raw import (
     naming_bad_input,
     read_raw,
 )
-from eljobs.io.uris import WriterURI, WriterURIError, parse_writer_uri
+from eljobs.io.uris import CAPSULE_TOPIC, WriterURI, WriterURIError, parse_writer_uri
 from eljobs.jobs.base import job_main
-from eljobs.report import RunReport, default_report_path, format_table
+from eljobs.report import ReportTracker, format_table, tracking
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -60,6 +65,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FIRST_OUTPUT = "first"
+#: The topics a Kafka output routed by the capsule's own ``topic`` may write to by default.
+DEFAULT_TOPICS_REGEX = "eventlogging_.*"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,13 +144,22 @@ class Config(KafkaOptions):
         help="Largest input split in bytes (spark.sql.files.maxPartitionBytes for this run): "
         "a large uncompressed text file is read by several tasks; gzip files cannot be split.",
     )
+    topics_regex: re.Pattern[str] | None = option(
+        re.compile(DEFAULT_TOPICS_REGEX),
+        help="Kafka outputs without ?topic= send each event to the topic its capsule names: "
+        "only topics whose whole name matches this regex are written to, the events of any "
+        "other topic are counted as rejected and never written (so an event cannot choose a "
+        "topic other producers own, even with --create_topics). Empty: no check. Outputs "
+        "with ?topic= and file outputs are not checked.",
+    )
     hostname: str | None = option(
         None, help="recvFrom of EventError events (default: each executor's host name)."
     )
     report_path: str | None = option(
         None,
         default_doc="<work>/reports/backfill-<time>.json",
-        help="Where to write the JSON account (also written next to each file output).",
+        help="Where to write the JSON account (also written next to each file output), on "
+        "failure too; checked writable before any work starts. A dry run writes none.",
     )
 
     def __post_init__(self) -> None:
@@ -276,8 +292,12 @@ class BackfillResult:
     report: dict[str, Any] = field(default_factory=dict)
 
     def totals(self) -> dict[str, int]:
-        """read/valid/validation/processor/disabled/unroutable/blacklisted over all rows."""
-        keys = ("read", "valid", "validation", "processor", "disabled", "unroutable", "blacklisted")
+        """read/valid/validation/processor/disabled/unroutable/blacklisted/rejected over all
+        rows."""
+        keys = (
+            *("read", "valid", "validation", "processor", "disabled"),
+            *("unroutable", "blacklisted", "rejected"),
+        )
         return {k: sum(getattr(r, k) for r in self.rows) for k in keys}
 
 
@@ -309,24 +329,40 @@ class OutputPlan:
     """The column holding each event's key, None when the output has no key template."""
     takes_valid: bool
     takes_invalid: bool
+    topics_allowed: re.Pattern[str] | None = None
+    """The topics the output may write to (whole name), None: any. Set for Kafka outputs whose
+    topic is the capsule's own (``--topics_regex``)."""
 
     def blacklisted(self, schemas: Iterable[str]) -> frozenset[str]:
         """The capsule schema names among ``schemas`` the output's blacklist drops."""
         return frozenset(n for n in schemas if self.sink.is_blacklisted(n))
 
-    def account(self, schemas: Iterable[str]) -> Writer:
-        """The output as the account sees it, given the schema names the run met."""
+    def rejected(self, topics: Iterable[str]) -> frozenset[str]:
+        """The topics among ``topics`` the output may not write to."""
+        allowed = self.topics_allowed
+        if allowed is None:
+            return frozenset()
+        return frozenset(t for t in topics if not allowed.fullmatch(t))
+
+    def account(self, schemas: Iterable[str], topics: Iterable[str] = ()) -> Writer:
+        """The output as the account sees it, given the schema names and the topics (of its
+        topic column) the run met."""
         return Writer(
             name=self.sink.uri,
             topic_column=self.topic_column,
             takes_valid=self.takes_valid,
             takes_invalid=self.takes_invalid,
             blacklisted=self.blacklisted(schemas),
+            rejected_topics=self.rejected(topics),
         )
 
-    def frame(self, processed: DataFrame, schemas: Iterable[str]) -> DataFrame:
+    def frame(
+        self, processed: DataFrame, schemas: Iterable[str], topics: Iterable[str] = ()
+    ) -> DataFrame:
         """The ``topic``, ``value`` (and ``key``) rows to write: the events the account counts
-        for this output, given the schema names the run met."""
+        for this output, given the schema names and topics the run met. The rejected topics
+        are the Python decision of :meth:`rejected` turned into a list, so the account and the
+        write cannot disagree on a regex."""
         from pyspark.sql import functions as F
 
         kinds = []
@@ -342,6 +378,9 @@ class OutputPlan:
                 F.lit("EventError")
             )
             cond = cond & ~capsule_schema.isin(sorted(blacklisted))
+        rejected = self.rejected(topics)
+        if rejected:
+            cond = cond & ~F.col(self.topic_column).isin(sorted(rejected))
         cols = [F.col(self.topic_column).alias("topic"), F.col("value")]
         if self.key_column is not None:
             cond = cond & F.col(self.key_column).isNotNull()
@@ -349,10 +388,21 @@ class OutputPlan:
         return processed.where(cond).select(*cols)
 
 
-def plan_outputs(writers: list[WriterURI], invalid_writer: WriterURI | None) -> list[OutputPlan]:
+def plan_outputs(
+    writers: list[WriterURI],
+    invalid_writer: WriterURI | None,
+    *,
+    topics_regex: re.Pattern[str] | None = None,
+) -> list[OutputPlan]:
     """One plan per output, in write order: every ``--output`` (the first one's topic is the
     processor's ``topic`` column), then ``--output_invalid`` when it is a writer of its own
-    (its topic is the ``topic`` column of invalid events)."""
+    (its topic is the ``topic`` column of invalid events). Kafka outputs routed by the
+    capsule's own topic write only to topics ``topics_regex`` matches whole."""
+
+    def allowed(w: WriterURI) -> re.Pattern[str] | None:
+        by_capsule = w.kind == "kafka" and w.topic_template == CAPSULE_TOPIC
+        return topics_regex if by_capsule else None
+
     plans = [
         OutputPlan(
             sink=w,
@@ -360,6 +410,7 @@ def plan_outputs(writers: list[WriterURI], invalid_writer: WriterURI | None) -> 
             key_column=f"key_{i}" if w.key_template else None,
             takes_valid=True,
             takes_invalid=invalid_writer is w,
+            topics_allowed=allowed(w),
         )
         for i, w in enumerate(writers)
     ]
@@ -371,6 +422,7 @@ def plan_outputs(writers: list[WriterURI], invalid_writer: WriterURI | None) -> 
                 key_column="key_invalid" if invalid_writer.key_template else None,
                 takes_valid=False,
                 takes_invalid=True,
+                topics_allowed=allowed(invalid_writer),
             )
         )
     return plans
@@ -403,7 +455,8 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
     for key, value in settings.items():
         spark.conf.set(key, value)
     try:
-        return _run(spark, cfg)
+        with tracking("backfill", cfg, fs=filesystem(spark)) as tracker:
+            return _run(spark, cfg, tracker)
     finally:
         for key, old in before.items():
             if old is None:
@@ -412,10 +465,13 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
                 spark.conf.set(key, old)
 
 
-def _run(spark: SparkSession, cfg: Config) -> BackfillResult:
+def _run(spark: SparkSession, cfg: Config, tracker: ReportTracker) -> BackfillResult:
     from pyspark import StorageLevel
 
-    report = RunReport(job="backfill", config=effective_config(cfg))
+    # Filled as the run goes: a failure report holds everything done before the failure.
+    report = tracker.report
+    report.extra["dry_run"] = cfg.dry_run
+    report.extra["disabled_schemas"] = list(cfg.disabled_schemas)
     writers = cfg.writers()
     invalid_writer = cfg.invalid_writer(writers)
     hours = list_raw_input(
@@ -426,6 +482,16 @@ def _run(spark: SparkSession, cfg: Config) -> BackfillResult:
         datetime_format=cfg.input_path_datetime_format,
         input_format=cfg.input_format,
     )
+    report.extra["hours"] = [
+        {
+            "hour": h.label,
+            "status": h.status,
+            "directory": h.directory,
+            "files": len(h.files),
+            "bytes": sum(f.size for f in h.files),
+        }
+        for h in hours
+    ]
     for h in hours:
         log.info(
             "hour %s: %s, %d files, %d bytes (%s)",
@@ -440,7 +506,7 @@ def _run(spark: SparkSession, cfg: Config) -> BackfillResult:
 
     # Topic (and key) of each output: the first output's topic comes with the processor; the
     # others, and keys, are rendered in the same pass over the capsules.
-    plans = plan_outputs(writers, invalid_writer)
+    plans = plan_outputs(writers, invalid_writer, topics_regex=cfg.topics_regex)
     valid_templates, invalid_templates = _extra_templates(plans)
     topic_template = writers[0].topic_template if writers else "eventlogging_{schema}"
     invalid_template = invalid_writer.topic_template if invalid_writer else None
@@ -475,7 +541,19 @@ def _run(spark: SparkSession, cfg: Config) -> BackfillResult:
     # The capsule schema names the run met (EventError for invalid events): the blacklists
     # of the account and of the write are resolved against the same names.
     seen = {c["schema"] for c in counts} | {"EventError"}
-    rows, expected = summarize(counts, [p.account(seen) for p in plans])
+    # The topics of each routing column: the topic guard is resolved against them once.
+    topics = {col: {c[col] for c in counts if c[col] is not None} for col in route_cols}
+    rows, expected = summarize(counts, [p.account(seen, topics[p.topic_column]) for p in plans])
+    rejected = {p.sink.uri: sorted(p.rejected(topics[p.topic_column])) for p in plans}
+    for uri, names in rejected.items():
+        if names:
+            log.warning(
+                "%s: events routed to topics %s are rejected (not matched by --topics_regex "
+                "%s), never written",
+                uri,
+                ", ".join(names),
+                cfg.topics_regex.pattern if cfg.topics_regex else None,
+            )
     expected_by_writer: dict[str, dict[str, int]] = {}
     for (name, topic), n in expected.items():
         expected_by_writer.setdefault(name, {})[topic] = n
@@ -485,11 +563,23 @@ def _run(spark: SparkSession, cfg: Config) -> BackfillResult:
     # Per Kafka writer: what the topics gained (every task attempt), duplicates, failed attempts.
     kafka_attempts: dict[str, dict[str, Any]] = {}
     failures: list[dict[str, Any]] = []
+    # The account is in the report before the first write; written and kafka_attempts are the
+    # dicts the writes fill, so a failure report shows the writers done and the one that failed.
+    report.rows = [r.to_dict() for r in rows]
+    report.extra.update(
+        {
+            "totals": BackfillResult(ok=False, rows=rows, hours=hours).totals(),
+            "written": written,
+            "expected": expected_by_writer,
+            "kafka_attempts": kafka_attempts,
+            "rejected_topics": {uri: names for uri, names in rejected.items() if names},
+        }
+    )
     if not cfg.dry_run:
         try:
             for plan in plans:
                 want = expected_by_writer.get(plan.sink.uri, {})
-                frame = plan.frame(processed, seen)
+                frame = plan.frame(processed, seen, topics[plan.topic_column])
                 written[plan.sink.uri] = _write(spark, plan.sink, frame, cfg, want, kafka_attempts)
         finally:
             processed.unpersist()
@@ -506,26 +596,7 @@ def _run(spark: SparkSession, cfg: Config) -> BackfillResult:
     result = BackfillResult(
         ok=ok, rows=rows, hours=hours, written=written, expected=expected_by_writer
     )
-    report.rows = [r.to_dict() for r in rows]
     report.failures = failures
-    report.extra = {
-        "hours": [
-            {
-                "hour": h.label,
-                "status": h.status,
-                "directory": h.directory,
-                "files": len(h.files),
-                "bytes": sum(f.size for f in h.files),
-            }
-            for h in hours
-        ],
-        "totals": result.totals(),
-        "written": written,
-        "expected": expected_by_writer,
-        "kafka_attempts": kafka_attempts,
-        "dry_run": cfg.dry_run,
-        "disabled_schemas": list(cfg.disabled_schemas),
-    }
     report.finish(ok)
     result.report = report.to_dict()
     print(render_account(result))
@@ -537,7 +608,7 @@ def _run(spark: SparkSession, cfg: Config) -> BackfillResult:
             f"attempt; {att['failed_attempts']} attempts failed; duplicates "
             f"{'?' if att['duplicates'] is None else att['duplicates']}"
         )
-    result.report_paths = _write_reports(spark, cfg, writers, report)
+    result.report_paths = _write_reports(cfg, writers, tracker, ok)
     for p in result.report_paths:
         print(f"account written to {p}")
     return result
@@ -561,7 +632,17 @@ def _write(
 
     kwargs = cfg.kafka_write_kwargs()
     kwargs["options"] = {**kwargs["options"], **w.options}
-    result = write_to_kafka(frame, bootstrap_servers=w.target, **kwargs)
+    try:
+        result = write_to_kafka(frame, bootstrap_servers=w.target, **kwargs)
+    except KafkaSinkError as e:
+        # What the failed write is known to have done goes into the failure report.
+        kafka_attempts[w.uri] = {
+            "sink": kwargs.get("sink"),
+            "failed": True,
+            "acknowledged": dict(e.produced),
+            "landed": e.landed,
+        }
+        raise
     log.info("%s: produced %s (sink %s: %s)", w.uri, result.produced, result.sink, result.reason)
     kafka_attempts[w.uri] = {
         "sink": result.sink,
@@ -611,12 +692,13 @@ def render_account(result: BackfillResult) -> str:
                 *(sum(getattr(r, k) for r in rs) for k in ("read", "valid", "validation")),
                 *(sum(getattr(r, k) for r in rs) for k in ("processor", "disabled", "unroutable")),
                 sum(r.blacklisted for r in rs),
+                sum(r.rejected for r in rs),
                 sum(sum(r.written.values()) for r in rs),
             ]
         )
     heads = [
         *("read", "valid", "validation", "processor", "disabled"),
-        *("unroutable", "blacklisted", "written"),
+        *("unroutable", "blacklisted", "rejected", "written"),
     ]
     out = [
         format_table(
@@ -648,30 +730,23 @@ def render_account(result: BackfillResult) -> str:
     t = result.totals()
     out.append(
         "total: read {read} = valid {valid} + validation {validation} + processor {processor} "
-        "+ disabled {disabled}; unroutable {unroutable}, blacklisted {blacklisted}".format(**t)
+        "+ disabled {disabled}; unroutable {unroutable}, blacklisted {blacklisted}, "
+        "rejected {rejected}".format(**t)
     )
     return "\n\n".join(out)
 
 
 def _write_reports(
-    spark: SparkSession, cfg: Config, writers: list[WriterURI], report: RunReport
+    cfg: Config, writers: list[WriterURI], tracker: ReportTracker, ok: bool
 ) -> list[str]:
-    fs = filesystem(spark)
-    # one text for every copy, so the copies agree to the millisecond
-    text = json.dumps(report.to_dict(), indent=2, default=str) + "\n"
+    """Write the account next to each file output and at the report path (none for a dry
+    run); returns the qualified paths."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    targets = []
-    if not cfg.dry_run:
-        for w in writers:
-            if w.kind == "file":
-                # a leading underscore keeps Spark and Hive readers of DIR from reading it
-                targets.append(join(w.target, f"_backfill-account-{stamp}.json"))
-    targets.append(cfg.report_path or default_report_path("backfill"))
-    paths = []
-    for t in targets:
-        fs.write_text(t, text)
-        paths.append(fs.qualify(t))
-    return paths
+    # a leading underscore keeps Spark and Hive readers of DIR from reading it
+    copies = [
+        join(w.target, f"_backfill-account-{stamp}.json") for w in writers if w.kind == "file"
+    ]
+    return tracker.write(ok, copies=copies)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -297,7 +297,9 @@ def test_backfill_to_kafka_with_key_blacklist_and_separate_invalid_output(
 
 
 @pytest.mark.slow
-def test_dry_run_counts_and_writes_nothing(spark: Any, schemas_dir: Path, tmp_path: Path) -> None:
+def test_dry_run_counts_and_writes_nothing(
+    spark: Any, schemas_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     schemas = load_sample_schemas(("painttiming",), source=schemas_dir)
     write_sample_schemas(tmp_path / "schemas", ("painttiming",), source=schemas_dir)
     lines = generate_lines(schemas, 9, hour=H3, seed=5, invalid_fraction=1 / 3)
@@ -312,11 +314,40 @@ def test_dry_run_counts_and_writes_nothing(spark: Any, schemas_dir: Path, tmp_pa
     )  # fmt: skip
     assert code == 0
     assert not (tmp_path / "out").exists()
-    acc = json.loads(report.read_text())
-    assert acc["dry_run"] is True and acc["written"] == {}
-    assert acc["totals"]["read"] == 9
-    assert acc["totals"]["valid"] == sum(s.kind == "valid" for s in lines) == 6
-    assert [h["status"] for h in acc["hours"]] == ["ok", "missing"]
+    # A dry run writes nothing, no report either: the account is on the console.
+    assert not report.exists()
+    out = capsys.readouterr().out
+    valid = sum(s.kind == "valid" for s in lines)
+    assert valid == 6
+    assert f"total: read 9 = valid {valid} + validation " in out
+    assert "missing" in out.split("Backfill account per hour", 1)[1]
+
+
+@pytest.mark.slow
+def test_a_report_path_that_cannot_be_written_stops_the_job_before_any_work(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory\n")
+    for path, reason in (
+        # hdfs:// without a host, on a session whose default file system is the local disk
+        ("hdfs:///reports/backfill.json", "hdfs"),
+        ("nosuchscheme://host/reports/backfill.json", "nosuchscheme"),
+        (str(blocker / "backfill.json"), "a_file"),
+        (str(tmp_path), "found a directory"),
+    ):
+        code = main(
+            [*BASE[2:6], "--input_path", str(tmp_path / "raw"), "--schemas_path",
+             str(tmp_path / "schemas"), "--output", f"file://{out}", "--report_path", path],
+        )  # fmt: skip
+        err = capsys.readouterr().err
+        assert code == 2, (path, err)
+        assert f"--report_path: cannot write a report at {path}: " in err, err
+        assert reason in err.split("cannot write a report at", 1)[1], err
+        assert "\tat org.apache" not in err  # a message, not a stack trace
+    # Nothing was read or written: the input and schema directories do not even exist.
+    assert not out.exists()
 
 
 def test_disabled_schemas_from_the_option_and_files(tmp_path: Path) -> None:
@@ -353,7 +384,7 @@ def test_disabled_schemas_are_counted_never_written(
     paint_validation = sum(s.code == "validation" for s in paint)
     assert paint_valid and paint_validation, "the sample must hold both for this test to mean much"
 
-    def run(*extra: str) -> dict[str, Any]:
+    def run(*extra: str) -> dict[str, Any] | None:
         report = tmp_path / f"account{len(extra)}.json"
         args = [
             "--input_path", str(tmp_path / "raw"),
@@ -364,16 +395,16 @@ def test_disabled_schemas_are_counted_never_written(
             *extra,
         ]  # fmt: skip
         assert main(args) == 0
-        return dict(json.loads(report.read_text()))
+        return dict(json.loads(report.read_text())) if report.exists() else None
 
-    # The dry run shows what would be dropped.
-    dry = run("--dry_run")
+    # The dry run shows what would be dropped, on the console (it writes no report).
+    assert run("--dry_run") is None
     printed = capsys.readouterr().out
     assert "disabled" in printed and f"+ disabled {paint_valid};" in printed
-    assert dry["totals"]["disabled"] == paint_valid and dry["disabled_schemas"] == ["PaintTiming"]
 
     out = tmp_path / "out"
     acc = run("--output", f"file://{out}", "--output_invalid")
+    assert acc is not None and acc["disabled_schemas"] == ["PaintTiming"]
     topics = _read_topics(out)
     assert "eventlogging_PaintTiming" not in topics
     assert len(topics["eventlogging_NavigationTiming"]) == sum(
@@ -392,3 +423,27 @@ def test_disabled_schemas_are_counted_never_written(
         assert not any("PaintTiming" in label for label in r["written"])
     assert sum(r["read"] for r in acc["rows"]) == len(lines)
     assert acc["totals"]["disabled"] == paint_valid and acc["ok"] is True
+
+
+@pytest.mark.slow
+def test_a_failed_run_writes_its_report_with_what_it_had_done(
+    spark: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    d = tmp_path / "raw/2024/01/05/03"
+    d.mkdir(parents=True)
+    (d / "raw.txt").write_text("a raw line\n")
+    report = tmp_path / "account.json"
+    code = main(
+        [*BASE[2:6], "--input_path", str(tmp_path / "raw"), "--schemas_path",
+         str(tmp_path / "no_schemas_here"), "--output", f"file://{tmp_path / 'out'}",
+         "--report_path", str(report)],
+    )  # fmt: skip
+    assert code == 1
+    assert f"backfill failure report: file:{report}" in capsys.readouterr().out
+    acc = json.loads(report.read_text())
+    assert (acc["ok"], acc["status"]) == (False, "failed")
+    assert "no_schemas_here" in acc["error"]
+    # What was done before the failure: the hours were listed.
+    assert [h["status"] for h in acc["hours"]] == ["ok", "missing"]
+    assert acc["finished"] is not None and acc["config"]["schemas_path"].endswith("no_schemas_here")
+    assert not (tmp_path / "out").exists()

@@ -12,6 +12,7 @@ compared without ``timestamp`` and ``uuid``; valid capsules are compared byte fo
 from __future__ import annotations
 
 import json
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,11 +20,14 @@ from typing import Any
 
 import pytest
 
+from eljobs.io.kafka.admin import existing_topics
 from eljobs.jobs import backfill, extract
-from eljobs.testing.broker import EmbeddedBroker
+from eljobs.testing.broker import Broker, EmbeddedBroker, read_topic
 from eljobs.testing.sample import (
+    encode_query,
     generate_lines,
     load_sample_schemas,
+    varnishkafka_line,
     write_sample_schemas,
     write_text_hour,
 )
@@ -144,3 +148,67 @@ def test_backfill_with_both_sinks_then_extract_with_both_readers_equals_the_file
         assert attempts["sink"] == sink
         assert attempts["duplicates"] == 0 and attempts["failed_attempts"] == 0
         assert attempts["landed"] == dict(acknowledged)
+
+
+def _lines_choosing_topics(topics: list[str]) -> list[str]:
+    """Valid client-side lines of schema Demo whose capsules name their own ``topic``."""
+    out = []
+    for seq, topic in enumerate(topics, start=1):
+        capsule = {
+            "event": {"action": "view"},
+            "revision": 1,
+            "schema": "Demo",
+            "wiki": "enwiki",
+            "topic": topic,
+        }
+        out.append(
+            varnishkafka_line(
+                encode_query(capsule), "cp1", seq, "2024-01-05T03:00:00", "1.2.3.4", "Firefox/120"
+            )
+        )
+    return out
+
+
+@pytest.mark.slow
+def test_events_naming_a_topic_outside_topics_regex_are_rejected_never_written(
+    spark: Any, broker: Broker, tmp_path: Path
+) -> None:
+    run = uuid.uuid4().hex[:6]
+    allowed, foreign = f"eventlogging_guard_{run}", f"owned_by_others_{run}"
+    schema = tmp_path / "schemas" / "Demo" / "1.json"
+    schema.parent.mkdir(parents=True)
+    schema.write_text(json.dumps({"properties": {"action": {"type": "string"}}}))
+    raw = tmp_path / "raw"
+    write_text_hour(raw / "2024/01/05/03", _lines_choosing_topics([allowed] * 3 + [foreign] * 2))
+    uri = f"kafka:///{broker.bootstrap_servers}"  # no ?topic=: each capsule's own topic
+    report = tmp_path / "account.json"
+    args = [
+        "--input_path", str(raw),
+        "--since", "2024-01-05T03:00:00Z",
+        "--until", "2024-01-05T04:00:00Z",
+        "--schemas_path", str(tmp_path / "schemas"),
+        "--output", uri,
+        "--report_path", str(report),
+    ]  # fmt: skip
+
+    # Without --create_topics the allowed topic is missing: the run fails, and its report holds
+    # the account, what the output was to receive and what the failed Kafka write did.
+    assert backfill.main(args) == 1
+    failed = json.loads(report.read_text())
+    assert (failed["ok"], failed["status"]) == (False, "failed")
+    assert allowed in failed["error"] and foreign not in failed["error"]
+    assert (failed["totals"]["read"], failed["totals"]["rejected"]) == (5, 2)
+    assert failed["expected"] == {uri: {allowed: 3}} and failed["written"] == {}
+    assert failed["kafka_attempts"][uri]["failed"] is True
+    assert failed["kafka_attempts"][uri]["acknowledged"] == {}
+    assert failed["rejected_topics"] == {uri: [foreign]}
+
+    assert backfill.main([*args, "--create_topics"]) == 0
+    acc = json.loads(report.read_text())
+    assert acc["status"] == "succeeded"
+    assert (acc["totals"]["valid"], acc["totals"]["rejected"]) == (5, 2)
+    assert acc["written"] == {uri: {allowed: 3}}
+    assert [r["rejected"] for r in acc["rows"]] == [2]
+    # Never written, not even created: the topic belongs to someone else.
+    assert foreign not in existing_topics(broker.bootstrap_servers, {}, 30.0)
+    assert len(read_topic(broker.bootstrap_servers, allowed)) == 3
