@@ -10,6 +10,16 @@ Presets (copied before overrides are merged, so module state never changes):
 * ``test``: like ``local`` but ``local[2]``, two shuffle partitions, no UI, no progress bar.
 * ``cluster``: only the UTC and Python settings; master, metastore and resources come from
   ``spark-submit`` and the site's ``spark-defaults.conf``.
+
+**Iceberg.** When the set-up fetched Iceberg's Spark runtime (``.jvm/iceberg``), ``local`` and
+``test`` also put its jar on the class path and define an Iceberg catalog named
+:data:`LOCAL_ICEBERG_CATALOG`: a Hadoop catalog (tables are directories, no metastore) whose
+warehouse is ``<work>/iceberg``, written by :func:`iceberg_catalog_conf`. A Spark catalog is
+created on its first use, so sessions that never name it pay only for the class path entry.
+Iceberg's SQL extensions are not enabled: ``refine_dataset`` needs none of their statements, and
+they would wrap every SQL parse of every job. A cluster brings the jar with ``--packages`` or
+``--jars`` and configures its catalog in ``spark-defaults.conf`` (docs/operations.md,
+"Iceberg").
 """
 
 from __future__ import annotations
@@ -81,12 +91,53 @@ def _log4j_option() -> str:
     return f" -Dlog4j2.configurationFile=file:{conf}" if conf.is_file() else ""
 
 
-def _local_jars() -> str:
-    # Locally, the connector fetched by the set-up plays the part of a cluster's --packages, so
-    # `--kafka_sink auto` picks Spark's sink here exactly as it would there.
+#: The Iceberg catalog the ``local`` and ``test`` presets define (``--iceberg_catalog iceberg``).
+LOCAL_ICEBERG_CATALOG = "iceberg"
+
+
+def iceberg_catalog_conf(
+    name: str,
+    *,
+    catalog_type: str = "hadoop",
+    warehouse: str | None = None,
+    uri: str | None = None,
+    session_catalog: bool = False,
+) -> dict[str, str]:
+    """The Spark settings that define Iceberg catalog ``name``.
+
+    Args:
+        catalog_type: Iceberg's catalog type: ``hadoop`` (tables are directories under
+            ``warehouse``) or ``hive`` (tables are entries of the metastore at ``uri``).
+        session_catalog: wrap Spark's own catalog (``name`` must then be ``spark_catalog``),
+            so Iceberg and Hive tables share one ``db.table`` namespace.
+    """
+    impl = "SparkSessionCatalog" if session_catalog else "SparkCatalog"
+    out = {
+        f"spark.sql.catalog.{name}": f"org.apache.iceberg.spark.{impl}",
+        f"spark.sql.catalog.{name}.type": catalog_type,
+    }
+    if warehouse is not None:
+        out[f"spark.sql.catalog.{name}.warehouse"] = warehouse
+    if uri is not None:
+        out[f"spark.sql.catalog.{name}.uri"] = uri
+    return out
+
+
+def _local_jars() -> list[str]:
+    # Locally, the jars fetched by the set-up play the part of a cluster's --packages, so
+    # `--kafka_sink auto` picks Spark's sink here exactly as it would there, and Iceberg
+    # tables can be written.
     from eljobs.jvm import spark_extra_jars
 
-    return ",".join(str(p) for p in spark_extra_jars("spark-kafka"))
+    return [str(p) for m in ("spark-kafka", "iceberg") for p in spark_extra_jars(m)]
+
+
+def _local_iceberg(work: Path) -> dict[str, str]:
+    from eljobs.jvm import module_jars
+
+    if not module_jars("iceberg"):
+        return {}
+    return iceberg_catalog_conf(LOCAL_ICEBERG_CATALOG, warehouse=str(work / "iceberg"))
 
 
 def _local_env() -> None:
@@ -123,7 +174,8 @@ def session_conf(profile: str = "local", conf: Mapping[str, str] | None = None) 
             out["spark.ui.showConsoleProgress"] = "false"
         jars = _local_jars()
         if jars:
-            out["spark.jars"] = jars
+            out["spark.jars"] = ",".join(jars)
+        out.update(_local_iceberg(wd))
     if conf:
         out.update(conf)
     return out

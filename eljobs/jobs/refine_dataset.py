@@ -1,5 +1,6 @@
-"""``python -m eljobs refine_dataset``: the given input directories → the given Hive table and
-partitions (the Scala ``RefineHiveDataset`` CLI's options, as an Airflow task passes them).
+"""``python -m eljobs refine_dataset``: the given input directories → the given Hive or Iceberg
+table and partitions (the Scala ``RefineHiveDataset`` CLI's options, as an Airflow task passes
+them; ``--table_format iceberg`` for the output of ``RefineIcebergDataset``).
 
 Exit 0 when every partition was refined, 1 when one failed, 2 for bad options.
 

@@ -7,6 +7,7 @@ reading), :mod:`~eljobs.refine.schema` (JSON Schema → Spark, schema repositori
 (partition columns, normalize, conform), :mod:`~eljobs.refine.ddl` (Hive DDL and catalog),
 :mod:`~eljobs.refine.table_writer` (what a table format provides) and
 :mod:`~eljobs.refine.hive_table` (the Hive writer: staging, atomic partition commit),
+:mod:`~eljobs.refine.iceberg_table` (the Iceberg writer: schema evolution, overwrite snapshot),
 :mod:`~eljobs.refine.transforms` (transform functions), :mod:`~eljobs.refine.runner`,
 :mod:`~eljobs.refine.report`, :mod:`~eljobs.refine.monitor`.
 """

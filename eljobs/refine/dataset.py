@@ -5,8 +5,10 @@ task per dataset and hour), instead of discovering targets as ``refine`` does.
 It shares :class:`eljobs.refine.runner.Refiner` with ``refine``: the same reading, schema,
 transforms, normalize-and-widen, table evolution, staged write and atomic partition commit,
 flags, account and report. What differs is only where the targets come from
-(:func:`dataset_targets`) and the options (:class:`RefineDatasetConfig`, named as in the Scala
-CLI). See docs/differences.md ("refine_dataset").
+(:func:`dataset_targets`), the options (:class:`RefineDatasetConfig`, named as in the Scala
+CLI) and the table format: ``--table_format iceberg`` hands each partition to
+:class:`eljobs.refine.iceberg_table.IcebergTableWriter` instead of the Hive writer (the Scala
+``RefineIcebergDataset``'s output). See docs/differences.md ("refine_dataset").
 """
 
 from __future__ import annotations
@@ -26,20 +28,25 @@ from eljobs.refine.targets import RefineTarget, parse_hive_partition_path
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from eljobs.refine.runner import RefineResult
+    from eljobs.io.fs import FileSystem
+    from eljobs.refine.runner import RefineResult, WriterFactory
+    from eljobs.refine.table_writer import TableWriter
 
 log = logging.getLogger(__name__)
 
 #: ``spark_job_scale`` values; ``small`` writes one file per partition.
 JOB_SCALES = ("small", "medium", "large")
+#: ``table_format`` values: external Parquet Hive tables, or Iceberg tables.
+TABLE_FORMATS = ("hive", "iceberg")
 
 _PARTITION_PATH = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*=[^/]+/?)+$")
+_CATALOG_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True, kw_only=True)
 class RefineDatasetConfig(JobConfig):
-    """Refine the given input directories into the given Hive table, one partition per input
-    (the options of the Scala RefineHiveDataset CLI), creating or evolving the table.
+    """Refine the given input directories into the given Hive or Iceberg table, one partition
+    per input (the options of the Scala RefineHiveDataset CLI), creating or evolving the table.
 
     Example:
       python -m eljobs refine_dataset \\
@@ -49,6 +56,8 @@ class RefineDatasetConfig(JobConfig):
         --schema_base_uris /srv/schemas/event/secondary/jsonschema \\
         --schema_uri /analytics/legacy/navigationtiming/1.6.0 \\
         --transform_functions event_transforms
+      (add --table_format iceberg --iceberg_catalog iceberg for an Iceberg table in the local
+      session's catalog)
     """
 
     config_file: tuple[str, ...] = option(
@@ -64,10 +73,24 @@ class RefineDatasetConfig(JobConfig):
         "literal partition columns.",
     )
     table: str = option("", help="Fully qualified output table, db.table.")
+    table_format: str = option(
+        "hive",
+        help="eljobs addition (the Scala jobs are RefineHiveDataset and RefineIcebergDataset): "
+        "hive writes an external Parquet table; iceberg an Iceberg table in iceberg_catalog, "
+        "each partition replaced in one snapshot.",
+    )
+    iceberg_catalog: str = option(
+        "spark_catalog",
+        help="With table_format=iceberg: the Spark catalog holding the table, configured in "
+        "the session as org.apache.iceberg.spark.SparkCatalog or SparkSessionCatalog "
+        "(spark_catalog: the session catalog wrapped by SparkSessionCatalog, as on a "
+        "cluster; the local session presets define a Hadoop catalog named iceberg).",
+    )
     output_path: str | None = option(
         None,
         help="eljobs addition: base directory of a table that does not exist yet (created at "
-        "<output_path>/<table>). An existing table keeps its own location.",
+        "<output_path>/<table>). An existing table keeps its own location. An Iceberg table "
+        "in a Hadoop catalog must be at <warehouse>/<db>/<table>.",
     )
     input_format: str = option(
         "json", help=f"Format of the input, one of {','.join(INPUT_FORMATS)}."
@@ -116,7 +139,7 @@ class RefineDatasetConfig(JobConfig):
         False,
         help="When the Hive metastore refuses to add members to a struct column, drop and "
         "re-create the external table (readers see no table for a moment). Off: the "
-        "partition fails naming the table and the column.",
+        "partition fails naming the table and the column. Hive tables only.",
     )
     report_path: str | None = option(
         None,
@@ -149,6 +172,22 @@ class RefineDatasetConfig(JobConfig):
                 f"Invalid input_format {self.input_format}. Must be one of "
                 f"{','.join(INPUT_FORMATS)}."
             )
+        if self.table_format not in TABLE_FORMATS:
+            problems.append(
+                f"Invalid table_format {self.table_format}. Must be one of "
+                f"{','.join(TABLE_FORMATS)}."
+            )
+        elif self.table_format == "iceberg":
+            if not _CATALOG_NAME.match(self.iceberg_catalog):
+                problems.append(
+                    f"Invalid iceberg_catalog {self.iceberg_catalog!r}: expected a Spark "
+                    "catalog name (letters, digits, underscores)."
+                )
+            if self.allow_table_recreate:
+                problems.append(
+                    "allow_table_recreate applies to Hive tables only; Iceberg evolves the "
+                    "table in place."
+                )
         if self.spark_job_scale not in JOB_SCALES:
             problems.append(
                 f"Invalid spark_job_scale {self.spark_job_scale}. Must be one of "
@@ -180,25 +219,66 @@ class FixedSchemaLoader:
         return self.schema
 
 
-def _table_location(spark: SparkSession, database: str, table: str) -> str | None:
-    from eljobs.refine.ddl import quoted_table, table_exists
+def _table_location(spark: SparkSession, cfg: RefineDatasetConfig) -> str | None:
+    """The output table's location, None when it does not exist."""
+    database, table = cfg.table.split(".")
+    if cfg.table_format == "iceberg":
+        from eljobs.refine.iceberg_table import describe_table, iceberg_identifier, table_exists
 
-    if not table_exists(spark, database, table):
+        ident = iceberg_identifier(cfg.iceberg_catalog, database, table)
+        return describe_table(spark, ident).location if table_exists(spark, ident) else None
+
+    from eljobs.refine import ddl
+
+    if not ddl.table_exists(spark, database, table):
         return None
-    for r in spark.sql(f"DESCRIBE FORMATTED {quoted_table(database, table)}").collect():
+    for r in spark.sql(f"DESCRIBE FORMATTED {ddl.quoted_table(database, table)}").collect():
         if (r[0] or "").strip() == "Location":
             return str(r[1]).strip()
     return None
 
 
+def _hadoop_catalog_location(
+    spark: SparkSession, fs: FileSystem, cfg: RefineDatasetConfig
+) -> str | None:
+    """Where a new Iceberg table goes in a Hadoop catalog (``<warehouse>/<db>/<table>``, the
+    only place such a catalog accepts); None for other catalogs.
+
+    Raises:
+        TableLocationError: ``output_path`` names another place.
+    """
+    from eljobs.refine.iceberg_table import hadoop_warehouse
+
+    warehouse = hadoop_warehouse(spark, cfg.iceberg_catalog)
+    if warehouse is None:
+        return None
+    database, table = cfg.table.split(".")
+    location = f"{warehouse}/{database}/{table}"
+    if cfg.output_path:
+        wanted = f"{cfg.output_path.rstrip('/')}/{table}"
+        if fs.qualify(wanted).rstrip("/") != fs.qualify(location).rstrip("/"):
+            raise TableLocationError(
+                f"--output_path {cfg.output_path}: catalog {cfg.iceberg_catalog} is a Hadoop "
+                f"catalog, which creates table {cfg.table} at {location}; expected "
+                f"--output_path {warehouse}/{database} or none, found {cfg.output_path}"
+            )
+    return location
+
+
 def dataset_targets(spark: SparkSession, cfg: RefineDatasetConfig) -> list[RefineTarget]:
     """One target per (input path, partition path) pair, into ``cfg.table``.
+
+    A target's ``table_location`` is the table's (Hive or Iceberg) location; its partition
+    directory holds the flags and, while a target runs, its staged rows.
 
     Raises:
         TableLocationError: the table does not exist and ``output_path`` is not given.
     """
     database, table = cfg.table.split(".")
-    location = _table_location(spark, database, table)
+    location = _table_location(spark, cfg)
+    fs = filesystem(spark)
+    if location is None and cfg.table_format == "iceberg":
+        location = _hadoop_catalog_location(spark, fs, cfg)
     if location is None:
         if not cfg.output_path:
             raise TableLocationError(
@@ -206,7 +286,6 @@ def dataset_targets(spark: SparkSession, cfg: RefineDatasetConfig) -> list[Refin
                 "an existing table or a base directory to create it in"
             )
         location = f"{cfg.output_path.rstrip('/')}/{table}"
-    fs = filesystem(spark)
     return [
         RefineTarget(
             input_path=fs.qualify(path),
@@ -221,9 +300,26 @@ def dataset_targets(spark: SparkSession, cfg: RefineDatasetConfig) -> list[Refin
     ]
 
 
+def table_writer_factory(
+    spark: SparkSession, fs: FileSystem, cfg: RefineDatasetConfig
+) -> WriterFactory:
+    """The :class:`~eljobs.refine.table_writer.TableWriter` of each target, for
+    ``cfg.table_format``."""
+    from eljobs.refine.hive_table import HiveTableWriter
+    from eljobs.refine.iceberg_table import IcebergTableWriter
+
+    def iceberg(target: RefineTarget) -> TableWriter:
+        return IcebergTableWriter(spark, fs, target, catalog=cfg.iceberg_catalog)
+
+    def hive(target: RefineTarget) -> TableWriter:
+        return HiveTableWriter(spark, fs, target, allow_recreate=cfg.allow_table_recreate)
+
+    return iceberg if cfg.table_format == "iceberg" else hive
+
+
 def run_refine_dataset(spark: SparkSession, cfg: RefineDatasetConfig) -> RefineResult:
     """Refine every input of ``cfg`` into its partition; ``result.ok`` iff none failed."""
-    from eljobs.refine.hive_table import HiveTableWriter
+    from eljobs.refine.iceberg_table import check_iceberg_catalog
     from eljobs.refine.runner import (
         ReadSettings,
         Refiner,
@@ -253,6 +349,8 @@ def run_refine_dataset(spark: SparkSession, cfg: RefineDatasetConfig) -> RefineR
                 else:
                     fixed = loader.schema_for_name(cfg.schema_uri.strip("/"))
                 loader = FixedSchemaLoader(fixed)
+            if cfg.table_format == "iceberg":
+                check_iceberg_catalog(spark, cfg.iceberg_catalog)
             targets = dataset_targets(spark, cfg)
         except Exception as e:
             # Nothing was refined: the run fails as a whole, with its report.
@@ -272,9 +370,7 @@ def run_refine_dataset(spark: SparkSession, cfg: RefineDatasetConfig) -> RefineR
             ),
             codec=cfg.compression_codec,
             transform_options={"geocode_ip.database": cfg.geocode_database},
-            writer_for=lambda t: HiveTableWriter(
-                spark, fs, t, allow_recreate=cfg.allow_table_recreate
-            ),
+            writer_for=table_writer_factory(spark, fs, cfg),
             max_files=1 if cfg.spark_job_scale == "small" else None,
         )
         result.targets = refiner.run(

@@ -9,7 +9,7 @@ in one step (:meth:`~TableWriter.commit`) or throws them away (:meth:`~TableWrit
 A failing target therefore changes no table and no partition, whatever the format.
 
 :class:`eljobs.refine.hive_table.HiveTableWriter` is the Hive (external Parquet table)
-implementation.
+implementation, :class:`eljobs.refine.iceberg_table.IcebergTableWriter` the Iceberg one.
 """
 
 from __future__ import annotations
