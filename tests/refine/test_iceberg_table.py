@@ -193,3 +193,35 @@ def test_existing_table_is_widened_in_place_and_wrong_partitioning_refused(
     assert "IcebergTableError" in error
     assert "partitioned by (year)" in error and "missing hour" in error
     assert spark.table(f"iceberg.{db}.by_year").count() == 0
+
+
+def test_writer_commit_of_no_rows_empties_only_its_partition(spark: Any, tmp_path: Path) -> None:
+    from eljobs.io.fs import filesystem
+    from eljobs.refine.iceberg_table import IcebergTableWriter
+    from eljobs.refine.targets import RefineTarget
+
+    db = "ice_empty"
+    spark.sql(f"DROP TABLE IF EXISTS iceberg.{db}.t")
+    spark.sql(
+        f"CREATE TABLE iceberg.{db}.t (n BIGINT, year BIGINT, hour BIGINT) USING iceberg "
+        "PARTITIONED BY (year, hour)"
+    )
+    spark.sql(f"INSERT INTO iceberg.{db}.t VALUES (1, 2024, 3), (2, 2024, 3), (3, 2024, 4)")
+    warehouse = spark.conf.get(f"spark.sql.catalog.{LOCAL_ICEBERG_CATALOG}.warehouse")
+    target = RefineTarget(
+        input_path=str(tmp_path),
+        database=db,
+        table="t",
+        table_location=f"{warehouse}/{db}/t",
+        partition=(("year", "2024"), ("hour", "3")),
+        input_mtime=0,
+    )
+    writer = IcebergTableWriter(spark, filesystem(spark), target, catalog=LOCAL_ICEBERG_CATALOG)
+    existing = writer.existing_schema()
+    assert existing is not None
+    empty = spark.createDataFrame([], existing)
+    staged = writer.stage(empty, codec="snappy")
+    writer.commit(staged)
+    rows = spark.table(f"iceberg.{db}.t").collect()
+    assert [(r.n, r.hour) for r in rows] == [(3, 4)]
+    assert not Path(staged).exists()
