@@ -436,17 +436,15 @@ class IcebergTableWriter:
         # The snapshot holds copies of the rows: the staged files are not needed any more
         # (the runner discards only stagings that were not committed).
         self.discard(staged)
-        self._clean(keep=staged)
+        self._clean()
 
-    def _clean(self, *, keep: str) -> None:
+    def _clean(self) -> None:
         """Delete the partition directory's old flags (the runner writes the new one next)
         and stagings left by killed runs. Only those names: a table whose ``write.data.path``
         is its location keeps data files here too."""
-        kept = self.fs.qualify(keep).rstrip("/")
         for entry in self.fs.list(self.target.partition_path, missing_ok=True):
             name = entry.path.rstrip("/").rsplit("/", 1)[-1]
-            old = name in (DONE_FLAG, FAILED_FLAG) or name.startswith(STAGING_PREFIX)
-            if old and self.fs.qualify(entry.path).rstrip("/") != kept:
+            if name in (DONE_FLAG, FAILED_FLAG) or name.startswith(STAGING_PREFIX):
                 self.discard(entry.path)
 
     def discard(self, staged: str) -> None:
@@ -462,7 +460,7 @@ class IcebergTableWriter:
         return reduce(lambda a, b: a & b, conditions)
 
     def _run(self, stmt: str, issued: list[str]) -> None:
-        log.info("%s: %s", self.identifier, stmt)
+        # (The runner logs the statements issued.)
         try:
             self.spark.sql(stmt)
         except Exception as e:
