@@ -14,8 +14,8 @@ setup:  ## create .venv and install eljobs with its dev and test dependencies
 demo: setup  ## run the end-to-end demo: sample data, embedded broker, backfill -> extract -> refine -> sanitize
 	$(PY) -m eljobs.demo
 
-test: setup  ## run the whole test suite on local Spark and the embedded broker
-	$(PY) -m pytest
+test: setup  ## run the whole test suite on local Spark, Apache Kafka and the Hadoop mini cluster
+	$(PY) -m pytest --durations=25
 
 test-fast: setup  ## the suite without the tests marked slow (end-to-end jobs, fault drills)
 	$(PY) -m pytest -m "not slow"
