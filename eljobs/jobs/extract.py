@@ -6,6 +6,13 @@ in each partition it runs from the first message whose timestamp is in the windo
 one at or after its end (Kafka's by-timestamp offsets; see :mod:`eljobs.io.kafka.source`).
 Partitions are read in parallel, one Spark partition per topic-partition.
 
+On an exact plan (Apache Kafka), what was read is checked against it before anything is
+written: per partition, every planned offset once and nothing else
+(:func:`eljobs.io.kafka.source.check_read`; ``--allow_offset_gaps`` accepts offsets without a
+message, as transactions and compaction leave). A read that fails (a broker gone for longer than
+``--kafka_timeout``) or differs from the plan fails the run with exit 1, naming the servers and
+topics; a partial window is never written as a complete one.
+
 Output ``--output file:///DIR`` as ``DIR/topic=<topic>/part-*`` text files (topics extracted
 again are replaced, others kept):
 
@@ -37,13 +44,14 @@ from typing import TYPE_CHECKING, Any, Literal
 from eljobs.config import option
 from eljobs.io.fs import filesystem, join
 from eljobs.io.kafka.options import KafkaClientOptions
-from eljobs.io.kafka.source import plan_ranges, read_window
+from eljobs.io.kafka.source import RangeRead, check_read, plan_ranges, read_window
+from eljobs.io.kafka.window import KafkaSourceError, PartitionRange
 from eljobs.jobs.base import job_main
 from eljobs.report import ReportTracker, format_table, tracking
 from eljobs.timewindow import ceil_hour, floor_hour, hours_in_window, isoformat_z, utcnow
 
 if TYPE_CHECKING:
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
     from eljobs.io.fs import FileSystem
 
@@ -80,6 +88,11 @@ class Config(KafkaClientOptions):
         "auto",
         help="spark (Spark's Kafka source, needs the spark-sql-kafka-0-10 connector), python "
         "(eljobs' Python Data Source reader) or auto (spark when the connector is present).",
+    )
+    allow_offset_gaps: bool = option(
+        False,
+        help="Accept planned offsets that hold no message (transaction markers, aborted "
+        "transactions, compaction); by default any is a lost message and fails the run.",
     )
     report_path: str | None = option(
         None,
@@ -159,9 +172,6 @@ def run(spark: SparkSession, cfg: Config) -> ExtractResult:
 
 
 def _run(spark: SparkSession, cfg: Config, fs: FileSystem, tracker: ReportTracker) -> ExtractResult:
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
     since, until = ceil_hour(cfg.since), floor_hour(cfg.until)
     # Filled as the run goes: a failure report holds what was planned and counted.
     report = tracker.report
@@ -186,67 +196,19 @@ def _run(spark: SparkSession, cfg: Config, fs: FileSystem, tracker: ReportTracke
         len(ranges),
         ", ".join(topics) or "(none with data)",
     )
-    df, reader = read_window(
-        spark,
-        ranges,
-        bootstrap_servers=cfg.bootstrap_servers,
-        options=cfg.kafka_option,
-        reader=cfg.kafka_reader,
-        timeout_s=cfg.kafka_timeout,
-    )
-    log.info("extract reads with the %s Kafka reader", reader)
-    report.extra.update(
-        {
-            "reader": reader,
-            "partitions": len(ranges),
-            # Exact plans read only these offsets (see eljobs.io.kafka.source).
-            "plan": "offsets" if ranges and all(r.exact for r in ranges) else "by timestamp",
-            "planned_offsets": sum(r.offsets for r in ranges),
-        }
-    )
-
-    if cfg.output_format == "value":
-        line = F.col("value").cast("string")
-        rejected = F.col("value").isNull() | F.col("value").cast("string").rlike("[\\r\\n]")
-    else:
-        line = F.to_json(
-            F.struct(
-                F.col("topic"),
-                F.col("partition"),
-                F.col("offset"),
-                F.unix_millis(F.col("timestamp")).alias("timestamp"),
-                F.col("key").cast("string").alias("key"),
-                F.col("value").cast("string").alias("value"),
-            ),
-            {"ignoreNullFields": "false"},
-        )
-        rejected = F.lit(False)
-    shaped = df.select(
-        F.col("topic"),
-        # The session time zone is UTC (eljobs.spark); a string avoids Python's local zone.
-        F.date_format(F.col("timestamp"), "yyyy-MM-dd'T'HH:00:00'Z'").alias("hour"),
-        line.alias("line"),
-        rejected.alias("rejected"),
-    ).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        # Read once from Kafka (into the cache), then account and write from the cache.
-        counts = (
-            shaped.groupBy("topic", "hour")
-            .agg(F.count(F.lit(1)).alias("read"), F.sum(F.col("rejected").cast("int")).alias("rej"))
-            .orderBy("topic", "hour")
-            .collect()
-        )
-        # The counts are known before the write: a failed write's report holds them.
-        report.rows = _rows(counts, topics)
-        (
-            shaped.filter(~F.col("rejected"))
-            .select("topic", "line")
-            .write.mode("overwrite")
-            .partitionBy("topic")
-            .text(out)
-        )
-    finally:
-        shaped.unpersist()
+        reader = _read_check_write(spark, cfg, ranges, topics, out, tracker)
+    except KafkaSourceError:
+        raise
+    except Exception as e:
+        # A reader's task failed (the broker went away, a range ended early): Spark's error
+        # names neither the servers nor, for the Python reader, the cause on its first line.
+        if not _is_spark_error(e):
+            raise
+        raise KafkaSourceError(
+            f"reading {', '.join(topics)} from {cfg.bootstrap_servers} (--kafka_reader "
+            f"{cfg.kafka_reader}) failed; no output was committed: {_cause(e)}"
+        ) from None
 
     rows = report.rows
     rejected_total = sum(r["rejected"] for r in rows)
@@ -292,6 +254,151 @@ def _run(spark: SparkSession, cfg: Config, fs: FileSystem, tracker: ReportTracke
         fs.write_bytes(plot_path, png)
         print(f"plot: {plot_path}")
     return ExtractResult(ok, reader, since, until, rows, written_report, plot_path)
+
+
+def _read_check_write(
+    spark: SparkSession,
+    cfg: Config,
+    ranges: list[PartitionRange],
+    topics: list[str],
+    out: str,
+    tracker: ReportTracker,
+) -> str:
+    """Read the window once (into a cache), account for it, check it against the plan, then
+    write it; the reader used. The report's rows are filled before the check and the write, so
+    a failure report holds what was read."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    report = tracker.report
+    df, reader = read_window(
+        spark,
+        ranges,
+        bootstrap_servers=cfg.bootstrap_servers,
+        options=cfg.kafka_option,
+        reader=cfg.kafka_reader,
+        timeout_s=cfg.kafka_timeout,
+    )
+    log.info("extract reads with the %s Kafka reader", reader)
+    exact = bool(ranges) and all(r.exact for r in ranges)
+    report.extra.update(
+        {
+            "reader": reader,
+            "partitions": len(ranges),
+            # Exact plans read only these offsets (see eljobs.io.kafka.source).
+            "plan": "offsets" if exact else "by timestamp",
+            "planned_offsets": sum(r.offsets for r in ranges),
+        }
+    )
+
+    if cfg.output_format == "value":
+        line = F.col("value").cast("string")
+        rejected = F.col("value").isNull() | F.col("value").cast("string").rlike("[\\r\\n]")
+    else:
+        line = F.to_json(
+            F.struct(
+                F.col("topic"),
+                F.col("partition"),
+                F.col("offset"),
+                F.unix_millis(F.col("timestamp")).alias("timestamp"),
+                F.col("key").cast("string").alias("key"),
+                F.col("value").cast("string").alias("value"),
+            ),
+            {"ignoreNullFields": "false"},
+        )
+        rejected = F.lit(False)
+    shaped = df.select(
+        F.col("topic"),
+        F.col("partition"),
+        F.col("offset"),
+        # The session time zone is UTC (eljobs.spark); a string avoids Python's local zone.
+        F.date_format(F.col("timestamp"), "yyyy-MM-dd'T'HH:00:00'Z'").alias("hour"),
+        line.alias("line"),
+        rejected.alias("rejected"),
+    ).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        # Read once from Kafka (into the cache), then account, check and write from the cache.
+        counts = (
+            shaped.groupBy("topic", "hour")
+            .agg(F.count(F.lit(1)).alias("read"), F.sum(F.col("rejected").cast("int")).alias("rej"))
+            .orderBy("topic", "hour")
+            .collect()
+        )
+        # The counts are known before the check and the write: a failure report holds them.
+        report.rows = _rows(counts, topics)
+        if exact:
+            # Before writing: a window that is not the plan must not replace a good output.
+            # Planned offsets without a message (only with --allow_offset_gaps can it be > 0).
+            report.extra["missing_offsets"] = _check_against_plan(cfg, ranges, shaped, reader)
+        (
+            shaped.filter(~F.col("rejected"))
+            .select("topic", "line")
+            .write.mode("overwrite")
+            .partitionBy("topic")
+            .text(out)
+        )
+    finally:
+        shaped.unpersist()
+    return reader
+
+
+def _check_against_plan(
+    cfg: Config, ranges: list[PartitionRange], shaped: DataFrame, reader: str
+) -> int:
+    """Fail unless the reader returned every planned offset once (see
+    :func:`eljobs.io.kafka.source.check_read`); the planned offsets without a message."""
+    from pyspark.sql import functions as F
+
+    per_partition = (
+        shaped.groupBy("topic", "partition")
+        .agg(
+            F.count(F.lit(1)).alias("n"),
+            F.countDistinct("offset").alias("distinct"),
+            F.min("offset").alias("first"),
+            F.max("offset").alias("last"),
+        )
+        .collect()
+    )
+    reads = [
+        RangeRead(r["topic"], int(r["partition"]), r["n"], r["distinct"], r["first"], r["last"])
+        for r in per_partition
+    ]
+    missing, problems = check_read(
+        ranges, reads, bootstrap_servers=cfg.bootstrap_servers, allow_gaps=cfg.allow_offset_gaps
+    )
+    if problems:
+        shown = "; ".join(problems[:10]) + (
+            f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
+        )
+        raise KafkaSourceError(
+            f"the {reader} reader did not return the planned window from "
+            f"{cfg.bootstrap_servers}; nothing was written: {shown}"
+        )
+    if missing:
+        log.warning("%d planned offsets hold no message (accepted by --allow_offset_gaps)", missing)
+    return missing
+
+
+def _is_spark_error(e: BaseException) -> bool:
+    """Whether ``e`` is an error Spark raised for a failed job (Java or Python side)."""
+    from py4j.protocol import Py4JError
+    from pyspark.errors import PySparkException
+
+    return isinstance(e, (Py4JError, PySparkException))
+
+
+def _cause(e: BaseException, limit: int = 600) -> str:
+    """The telling line of a Spark job failure: eljobs' own error raised in a Python worker,
+    else the Kafka client's error, else the last "Caused by", else Spark's first line."""
+    lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+    ours = [x for x in lines if "KafkaSourceError: " in x]
+    kafka = [x[x.index("org.apache.kafka.") :] for x in lines if "org.apache.kafka." in x]
+    kafka = [x for x in kafka if "Exception: " in x or "Error: " in x]
+    caused = [x for x in lines if x.startswith("Caused by:")]
+    for found in (ours, kafka, caused):
+        if found:
+            return (found[-1] if found is ours else found[0])[:limit]
+    return (lines[0] if lines else type(e).__name__)[:limit]
 
 
 def _rows(counts: list[Any], topics: list[str]) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from eljobs.io.kafka.source import RangeRead, check_read
 from eljobs.io.kafka_source import (
     KafkaSourceError,
     PartitionRange,
@@ -52,6 +53,65 @@ def test_spark_source_options_read_the_planned_offsets() -> None:
     assert opts["kafka.isolation.level"] == "read_committed"
     assert not any("ByTimestamp" in k for k in opts)
     assert opts["kafka.x.y"] == "1"
+
+
+def test_spark_source_options_bound_the_wait_for_a_broker_by_the_timeout() -> None:
+    ranges = [PartitionRange("t", 0, 0, 1000, 2000, 7)]
+    opts = spark_source_options(ranges, bootstrap_servers="b:1", options={}, timeout_s=8)
+    assert opts["kafkaConsumer.pollTimeoutMs"] == "8000"
+    assert opts["kafka.default.api.timeout.ms"] == "8000"
+    assert opts["kafka.request.timeout.ms"] == "8000"
+    # The user's client settings still win.
+    opts = spark_source_options(
+        ranges, bootstrap_servers="b:1", options={"kafka.default.api.timeout.ms": "90000"}
+    )
+    assert opts["kafka.default.api.timeout.ms"] == "90000"
+
+
+def _read(p: int, messages: int, first: int, last: int, distinct: int | None = None) -> RangeRead:
+    return RangeRead("t", p, messages, messages if distinct is None else distinct, first, last)
+
+
+def test_check_read_accepts_exactly_the_planned_offsets() -> None:
+    ranges = [PartitionRange("t", 0, 10, 0, 1, 20), PartitionRange("t", 1, 0, 0, 1, 5)]
+    reads = [_read(0, 10, 10, 19), _read(1, 5, 0, 4)]
+    assert check_read(ranges, reads, bootstrap_servers="b:1") == (0, [])
+
+
+def test_check_read_names_each_way_a_read_differs_from_the_plan() -> None:
+    ranges = [
+        PartitionRange("t", 0, 10, 0, 1, 20),  # stopped early
+        PartitionRange("t", 1, 0, 0, 1, 5),  # read twice
+        PartitionRange("t", 2, 0, 0, 1, 5),  # nothing read at all
+        PartitionRange("t", 3, 5, 0, 1, 10),  # offsets outside the plan
+        PartitionRange("t", 4, 5, 0, 1),  # work-around range: not checked
+    ]
+    reads = [
+        _read(0, 7, 10, 16),
+        _read(1, 10, 0, 4, distinct=5),
+        _read(3, 5, 3, 7),
+        _read(4, 3, 0, 2),
+        _read(9, 1, 0, 0),
+    ]
+    missing, problems = check_read(ranges, reads, bootstrap_servers="b:1")
+    assert missing == 3 + 5
+    text = "\n".join(problems)
+    assert "t[0] on b:1: 7 of the planned 10 offsets [10, 20) read; 3 have no message" in text
+    assert "t[1] on b:1: 10 messages read for 5 offsets of [0, 5)" in text
+    assert "t[2] on b:1: 0 of the planned 5 offsets [0, 5) read" in text
+    assert "t[3] on b:1: offsets 3..7 read, expected only the planned [5, 10)" in text
+    assert "t[9] on b:1: 1 messages read from a partition that was not planned" in text
+    assert not any("t[4]" in p for p in problems)
+    assert len(problems) == 5
+
+
+def test_check_read_accepts_gaps_only_when_asked() -> None:
+    # Offsets 12 and 19 hold no message (a transaction marker, a compacted message).
+    ranges = [PartitionRange("t", 0, 10, 0, 1, 20)]
+    reads = [_read(0, 8, 10, 18)]
+    missing, problems = check_read(ranges, reads, bootstrap_servers="b:1")
+    assert missing == 2 and "--allow_offset_gaps" in problems[0]
+    assert check_read(ranges, reads, bootstrap_servers="b:1", allow_gaps=True) == (2, [])
 
 
 def test_spark_source_options_fall_back_to_timestamps_for_work_around_ranges() -> None:

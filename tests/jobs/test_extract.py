@@ -184,3 +184,28 @@ def test_a_report_path_that_cannot_be_written_stops_extract_before_reading(
     err = capsys.readouterr().err
     assert f"--report_path: cannot write a report at {path}: " in err
     assert not out.exists()
+
+
+def test_a_failed_read_is_told_by_its_telling_line() -> None:
+    from eljobs.jobs.extract import _cause
+
+    python_side = Exception(
+        "An error occurred while calling o1.collectToPython.\n"
+        "org.apache.spark.api.python.PythonException: Traceback (most recent call last):\n"
+        '  File "reader.py", line 1, in read_range\n'
+        "eljobs.io.kafka.window.KafkaSourceError: reading t[0] from b:1: nothing received\n"
+    )
+    assert _cause(python_side) == (
+        "eljobs.io.kafka.window.KafkaSourceError: reading t[0] from b:1: nothing received"
+    )
+    jvm_side = Exception(
+        "An error occurred while calling o2.collectToPython.\n"
+        ": org.apache.spark.SparkException: Job aborted due to stage failure: Lost task 0.0: "
+        "org.apache.kafka.common.errors.TimeoutException: Timeout of 8000ms expired before "
+        "the position for partition t-0 could be determined\n"
+        "\tat org.apache.kafka.clients.consumer.internals.Foo.bar(Foo.java:1)\n"
+    )
+    assert _cause(jvm_side).startswith(
+        "org.apache.kafka.common.errors.TimeoutException: Timeout of 8000ms expired"
+    )
+    assert _cause(Exception("first line\nsecond")) == "first line"

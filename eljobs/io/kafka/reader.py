@@ -92,6 +92,14 @@ def _batch(cols: dict[str, list[Any]]) -> pa.RecordBatch:
     )
 
 
+def _is_progress(m: Any) -> bool:
+    """Whether a consumed item is a message or the end of the partition (not an error)."""
+    from confluent_kafka import KafkaError
+
+    err = m.error()
+    return err is None or err.code() == KafkaError._PARTITION_EOF
+
+
 def read_range(
     rng: PartitionRange,
     conf: Mapping[str, Any],
@@ -120,7 +128,13 @@ def read_range(
     exact = rng.exact
     if stats is not None:
         stats.setdefault("fetched", 0)
-    consumer = Consumer(dict(conf))
+    settings = dict(conf)
+    if exact:
+        # Never let the consumer move itself: after a broker restart or a retention clean-up,
+        # an offset "out of range" would otherwise send it to the earliest offset (messages
+        # read twice, and from outside the window) instead of failing.
+        settings["auto.offset.reset"] = "error"
+    consumer = Consumer(settings)
     try:
         consumer.assign([TopicPartition(rng.topic, rng.partition, rng.start_offset)])
         started = exact  # an exact range starts at the window's first message
@@ -135,16 +149,17 @@ def read_range(
             # An exact range never takes more from the consumer than it still needs.
             want = min(BATCH_ROWS, rng.end_offset - position) if exact else BATCH_ROWS
             msgs = consumer.consume(max(1, want), timeout=0.5)
-            if not msgs:
-                if time.monotonic() - last_progress > timeout_s:
-                    raise KafkaSourceError(
-                        f"reading {where} from {servers}: nothing received for {timeout_s:g}s "
-                        f"at offset {position}"
-                        + (f" of the planned end {rng.end_offset}" if exact else "")
-                        + " (broker down, or the partition is gone)"
-                    )
-                continue
-            last_progress = time.monotonic()
+            if any(_is_progress(m) for m in msgs):
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > timeout_s:
+                # Retriable errors are not progress either: they would otherwise keep a
+                # reader waiting on a dead broker for ever.
+                raise KafkaSourceError(
+                    f"reading {where} from {servers}: nothing received for {timeout_s:g}s "
+                    f"at offset {position}"
+                    + (f" of the planned end {rng.end_offset}" if exact else "")
+                    + " (broker down, or the partition is gone)"
+                )
             for m in msgs:
                 err = m.error()
                 if err is not None:
@@ -167,6 +182,12 @@ def read_range(
                 if exact and offset >= rng.end_offset:
                     done = True
                     break
+                if exact and offset < position:
+                    raise KafkaSourceError(
+                        f"reading {where} from {servers}: offset {offset} came after offset "
+                        f"{position - 1}; expected rising offsets (the consumer went back, "
+                        "which would read messages twice)"
+                    )
                 ts_type, ts = m.timestamp()
                 if not exact:
                     if not started:

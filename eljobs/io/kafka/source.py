@@ -18,7 +18,8 @@ partition, ``[offsets_for_times(since), offsets_for_times(until))``, the end bei
 partition's end offset (the last stable offset, as the readers read committed messages only)
 when no message is at or after ``until``. Both readers read only those offsets (Spark's source
 with ``startingOffsets``/``endingOffsets``), and a partition that ends before its planned end
-fails the read instead of returning part of the window.
+fails the read instead of returning part of the window. :func:`check_read` compares what a
+reader returned with the plan (the extract job runs it before writing).
 
 A broker that ignores the timestamp of ``offsets_for_times`` (Tansu answers the earliest offset
 and a wrong end offset) is detected while planning: asked for the offset of a time after every
@@ -34,7 +35,7 @@ import logging
 import re
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -191,10 +192,17 @@ def _end_offset(consumer: Any, topic: str, partition: int, servers: str, timeout
 
 
 def spark_source_options(
-    ranges: Sequence[PartitionRange], *, bootstrap_servers: str, options: Mapping[str, str]
+    ranges: Sequence[PartitionRange],
+    *,
+    bootstrap_servers: str,
+    options: Mapping[str, str],
+    timeout_s: float = 30.0,
 ) -> dict[str, str]:
     """Options for Spark's own ``format("kafka")`` batch source reading the same window: the
-    planned offsets when the plan is exact, else Spark's by-timestamp offsets."""
+    planned offsets when the plan is exact, else Spark's by-timestamp offsets. A task that
+    receives nothing for ``timeout_s`` fails, as the Python reader's does: Spark's poll timeout
+    (by default ``spark.network.timeout``, two minutes) and the Java consumer's wait for its
+    position after a reconnection (``default.api.timeout.ms``, one minute) are set to it."""
     client, _ = split_options(options)
     exact = all(r.exact for r in ranges)
     starting: dict[str, dict[str, int]] = {}
@@ -212,11 +220,84 @@ def spark_source_options(
         # The same committed-only view as the Python reader (the Java client's default is
         # read_uncommitted).
         "kafka.isolation.level": "read_committed",
+        "kafkaConsumer.pollTimeoutMs": str(int(timeout_s * 1000)),
+        "kafka.default.api.timeout.ms": str(int(timeout_s * 1000)),
+        # The Java client wants requests to time out no later than its API calls.
+        "kafka.request.timeout.ms": str(min(30000, int(timeout_s * 1000))),
     }
     if not exact:
         opts["startingOffsetsByTimestampStrategy"] = "latest"
     opts.update({f"kafka.{k}": v for k, v in client.items() if k != "bootstrap.servers"})
     return opts
+
+
+@dataclass(frozen=True)
+class RangeRead:
+    """What a reader returned for one topic-partition: messages, distinct offsets, and the
+    first and last offset."""
+
+    topic: str
+    partition: int
+    messages: int
+    distinct: int
+    first: int
+    last: int
+
+
+def check_read(
+    ranges: Sequence[PartitionRange],
+    reads: Sequence[RangeRead],
+    *,
+    bootstrap_servers: str,
+    allow_gaps: bool = False,
+) -> tuple[int, list[str]]:
+    """Compare what the reader returned with the exact plan: every planned offset read once.
+
+    A reader that stops early, skips ahead after a reconnection or reads a range twice returns
+    a different window than planned; this is the driver's check of it, the same for both
+    readers. Work-around ranges (no planned end) are not checked.
+
+    Args:
+        allow_gaps: accept planned offsets without a message (transaction markers, aborted
+            transactions, compacted messages: offsets a committed reader never sees). Without
+            it, any missing offset is a problem: the topics eljobs reads are written without
+            transactions or compaction, where a missing offset is a lost message.
+
+    Returns:
+        The planned offsets without a message, and the problems (empty when the read is the
+        plan), each naming the servers, topic, partition and offsets.
+    """
+    got = {(r.topic, r.partition): r for r in reads}
+    planned = {(r.topic, r.partition): r for r in ranges if r.exact}
+    missing_total = 0
+    problems: list[str] = []
+    for key in sorted(set(got) - {(r.topic, r.partition) for r in ranges}):
+        problems.append(
+            f"{key[0]}[{key[1]}] on {bootstrap_servers}: {got[key].messages} messages read from "
+            "a partition that was not planned"
+        )
+    for (t, p), rng in sorted(planned.items()):
+        where = f"{t}[{p}] on {bootstrap_servers}"
+        span = f"[{rng.start_offset}, {rng.end_offset})"
+        r = got.get((t, p)) or RangeRead(t, p, 0, 0, rng.start_offset, rng.start_offset - 1)
+        if r.messages and (r.first < rng.start_offset or r.last >= rng.end_offset):
+            problems.append(
+                f"{where}: offsets {r.first}..{r.last} read, expected only the planned {span}"
+            )
+        if r.distinct < r.messages:
+            problems.append(
+                f"{where}: {r.messages} messages read for {r.distinct} offsets of {span}; "
+                "expected each offset once"
+            )
+        missing = max(0, rng.offsets - r.distinct)
+        missing_total += missing
+        if missing and not allow_gaps:
+            problems.append(
+                f"{where}: {r.distinct} of the planned {rng.offsets} offsets {span} read; "
+                f"{missing} have no message (expected none missing: lost messages, or "
+                "transaction markers or compaction, which --allow_offset_gaps accepts)"
+            )
+    return missing_total, problems
 
 
 _REGISTERED: weakref.WeakSet[Any] = weakref.WeakSet()  # sessions with our source
@@ -245,7 +326,9 @@ def read_window(
             "--kafka_reader spark: the spark-sql-kafka-0-10 connector is not on the classpath"
         )
     if use_spark:
-        opts = spark_source_options(ranges, bootstrap_servers=bootstrap_servers, options=options)
+        opts = spark_source_options(
+            ranges, bootstrap_servers=bootstrap_servers, options=options, timeout_s=timeout_s
+        )
         return spark.read.format("kafka").options(**opts).load().select(
             *[c.split()[0] for c in SCHEMA.split(", ")]
         ), "spark"
