@@ -29,9 +29,9 @@ PARTITIONS = 4
 IN_WINDOW = 40_000
 OUTSIDE = 2_000  # before the window, and as many after it
 # The producer's batches hold this many messages, and the readers fetch one batch per request
-# (``max.partition.fetch.bytes=1``; every reader task reads one
-# partition): reading the window then takes thousands of round trips,
-# seconds rather than a fraction of one, so the kill lands while the read is under way.
+# (``max.partition.fetch.bytes=1``; each reader task reads one partition): reading the window
+# takes 1,600 round trips, seconds rather than a fraction of one, so the kill lands while the
+# read is under way (the test checks that it did).
 BATCH = 25
 FETCH_OPTIONS = ("kafka.max.partition.fetch.bytes=1",)
 # Outages: --kafka_timeout (None: the default, 30 s) and how long the broker stays dead before
