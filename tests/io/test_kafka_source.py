@@ -121,6 +121,18 @@ def test_spark_source_options_fall_back_to_timestamps_for_work_around_ranges() -
     assert json.loads(opts["endingOffsetsByTimestamp"]) == {"t": {"0": 2000, "1": 2000}}
 
 
+def test_plan_names_a_consumer_setting_librdkafka_refuses() -> None:
+    t = datetime(2024, 1, 1, tzinfo=UTC)
+    with pytest.raises(KafkaSourceError, match=r"b:1 \(--kafka_option\).*fetch\.max\.bytes"):
+        plan_ranges(
+            bootstrap_servers="b:1",
+            topics=["x"],
+            since=t,
+            until=t + timedelta(hours=1),
+            options={"kafka.fetch.max.bytes": "1"},
+        )
+
+
 def test_plan_fails_in_bounded_time_when_no_broker_answers() -> None:
     servers = f"127.0.0.1:{free_port()}"
     t = datetime(2024, 1, 1, tzinfo=UTC)

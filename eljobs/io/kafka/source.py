@@ -99,7 +99,13 @@ def plan_ranges(
     from confluent_kafka import Consumer, TopicPartition
 
     since_ms, until_ms = to_ms(since), to_ms(until)
-    consumer = Consumer(consumer_config(bootstrap_servers, options))
+    try:
+        consumer = Consumer(consumer_config(bootstrap_servers, options))
+    except Exception as e:
+        # librdkafka refuses bad settings here, before any broker is asked.
+        raise KafkaSourceError(
+            f"Kafka consumer settings for {bootstrap_servers} (--kafka_option): {e}"
+        ) from None
     try:
         try:
             md = consumer.list_topics(timeout=timeout_s)
