@@ -22,11 +22,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+from pyspark import TaskContext
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, StringType, StructField, StructType
+
 from eljobs.eventlogging import OUTPUT_SCHEMA_FIELDS, PRODUCTION_FORMAT, Processor, process_batch
 from eljobs.eventlogging.schemas import SchemaRepository
 
 if TYPE_CHECKING:
-    import pyarrow as pa
     from pyspark.broadcast import Broadcast
     from pyspark.sql import DataFrame
 
@@ -79,8 +83,6 @@ def _add_template_columns(
     invalid_templates: Mapping[str, str],
     names: Sequence[str],
 ) -> pa.RecordBatch:
-    import pyarrow as pa
-
     kinds = batch.column("kind").to_pylist()
     values = batch.column("value").to_pylist()
     arrays = list(batch.columns)
@@ -134,8 +136,6 @@ def process_raw_lines(
             ``message`` when only the serialized events are needed), which spares sending
             them back to the JVM.
     """
-    from pyspark.sql.types import LongType, StringType, StructField, StructType
-
     if raw_column not in df.columns:
         raise ValueError(f"expected a column {raw_column!r} of raw lines, found {df.columns}")
     valid_templates = dict(valid_templates or {})
@@ -163,8 +163,6 @@ def process_raw_lines(
     out_schema = StructType(fields)
 
     def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from pyspark import TaskContext
-
         proc = _processor_for(token, repository, settings)
         # EventError uuids from the line and its place: partition and row number within it
         # (the same for the same input and split settings, retried tasks included).
@@ -190,8 +188,6 @@ def mark_disabled(df: DataFrame, *, schemas: Sequence[str]) -> DataFrame:
     event of a disabled schema stays an EventError (whose capsule schema is ``EventError``).
     Names match exactly (case-sensitive), as the filter's ``in`` test did.
     """
-    from pyspark.sql import functions as F
-
     if not schemas:
         return df
     disabled = (F.col("kind") == "valid") & F.col("schema").isin(sorted(set(schemas)))
@@ -206,7 +202,6 @@ def count_outcomes(df: DataFrame, *, route_columns: Sequence[str] = ("topic",)) 
 def account(df: DataFrame) -> DataFrame:
     """Per ``hour, schema``: ``read``, ``valid``, ``validation``, ``processor``, ``disabled``
     and ``unroutable`` (valid or invalid events whose topic is null) of a processed frame."""
-    from pyspark.sql import functions as F
 
     def n(cond: Any) -> Any:
         return F.sum(F.when(cond, 1).otherwise(0)).cast("long")

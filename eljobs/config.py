@@ -39,6 +39,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from eljobs.io.fs import LOCAL_DEFAULT_FS, local_path
 from eljobs.timewindow import parse_when
 
 log = logging.getLogger(__name__)
@@ -192,8 +193,6 @@ def _read_text(path: str) -> str:
     # disk of the launching machine (bin/ wrappers pass conf/*.properties of the checkout): a
     # bare path is local here whatever fs.defaultFS says, file:// is accepted, and any other
     # file system is refused with a message rather than looked up on the local disk.
-    from eljobs.io.fs import LOCAL_DEFAULT_FS, local_path
-
     local = local_path(path, default=LOCAL_DEFAULT_FS)
     if local is None:
         raise OSError(

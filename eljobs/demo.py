@@ -41,8 +41,21 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyspark.sql import functions as F
+
+from eljobs.io.kafka.window import KafkaSourceError
+from eljobs.jobs import backfill, extract, refine, refine_sanitize, salts
+from eljobs.log import setup_logging
 from eljobs.report import format_table
-from eljobs.testing.sample import DEMO_SCHEMAS
+from eljobs.spark import get_session
+from eljobs.testing.broker import EmbeddedBroker
+from eljobs.testing.sample import (
+    DEMO_SCHEMAS,
+    generate_lines,
+    schemas_source,
+    write_sample_schemas,
+    write_sequence_hour,
+)
 from eljobs.timewindow import floor_hour, utcnow
 
 if TYPE_CHECKING:
@@ -142,13 +155,6 @@ def write_sample(
     spark: SparkSession, settings: DemoSettings, paths: dict[str, Path], hours: list[datetime]
 ) -> int:
     """Step 1: schemas in EventLogging layout and SequenceFile raw hours; returns lines written."""
-    from eljobs.testing.sample import (
-        generate_lines,
-        schemas_source,
-        write_sample_schemas,
-        write_sequence_hour,
-    )
-
     schemas = write_sample_schemas(paths["schemas"], settings.schemas)
     total = 0
     first_seq = 1
@@ -187,8 +193,6 @@ def run_extract(
     spark: SparkSession, bootstrap: str, since: datetime, until: datetime, out: Path
 ) -> Any:
     """Steps 2 and 4: every message of the eventlogging_* topics in [since, until)."""
-    from eljobs.jobs import extract
-
     cfg = extract.Config(
         bootstrap_servers=bootstrap,
         topics_regex=re.compile("eventlogging_.*"),
@@ -203,8 +207,6 @@ def run_backfill(
     spark: SparkSession, bootstrap: str, since: datetime, until: datetime, paths: dict[str, Path]
 ) -> Any:
     """Step 3: the raw hours into Kafka, as the production procedure did."""
-    from eljobs.jobs import backfill
-
     cfg = backfill.Config(
         # The production format and topics of conf/backfill_eventlogging_client_side.properties.
         format="%q %{recvFrom}s %{seqId}d %D %{ip}i %u",
@@ -224,8 +226,6 @@ def run_backfill(
 def import_hourly(spark: SparkSession, extracted: Path, out: Path) -> dict[str, int]:
     """Step 5: lay the extracted capsules out by event hour, as the importer does in production:
     ``out/<topic>/year=YYYY/month=MM/day=DD/hour=HH``. EventErrors are not refined."""
-    from pyspark.sql import functions as F
-
     staged = out.with_name(out.name + "_staging")
     events: DataFrame = (
         spark.read.text(str(extracted))  # discovers the topic=<topic> directories as a column
@@ -257,8 +257,6 @@ def run_refine(
     spark: SparkSession, since: datetime, until: datetime, paths: dict[str, Path], database: str
 ) -> Any:
     """Step 6: raw hourly partitions -> Hive tables in database ``event``."""
-    from eljobs.jobs import refine
-
     # Like the Scala job, refine writes into existing databases: create the demo's.
     spark.sql(f"CREATE DATABASE IF NOT EXISTS {database} LOCATION '{paths['event']}'")
     base = re.escape(str(paths["raw_legacy"]))
@@ -294,8 +292,6 @@ def run_sanitize(
 ) -> Any:
     """Step 7: ``salts rotate`` then ``event`` -> ``event_sanitized`` through the allowlist."""
     source, target = databases
-    from eljobs.jobs import refine_sanitize, salts
-
     # One rotation per distinct quarter: the demo hours may straddle a quarter's start.
     for when in sorted({hours[0], utcnow()}):
         salts.run(None, salts.Config(salts_path=str(paths["salts"]), now=when))
@@ -365,8 +361,6 @@ def run_demo(
         "find the gap (extract)",
         f"What do the eventlogging_* topics of {bootstrap} hold for {window}? (kafkacat's job)",
     )
-    from eljobs.io.kafka.window import KafkaSourceError
-
     try:
         result.gap = timed(
             "gap", run_extract, spark, bootstrap, since, kafka_until, paths["extract_before"]
@@ -523,10 +517,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The embedded metastore, warehouse and reports of this run live in the demo folder.
     os.environ["ELJOBS_WORK"] = str(work)
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-
-    from eljobs.log import setup_logging
-    from eljobs.spark import get_session
-    from eljobs.testing.broker import EmbeddedBroker
 
     setup_logging()
     started = time.monotonic()

@@ -78,6 +78,7 @@ def spark_extra_jars(module: str, spark_jars_dir: Path | None = None) -> list[Pa
     ``spark_jars_dir`` defaults to the installed pyspark's.
     """
     if spark_jars_dir is None:
+        # Lazy: the broker and mini-cluster commands use this module without pyspark loaded.
         import pyspark
 
         spark_jars_dir = Path(pyspark.__file__).parent / "jars"

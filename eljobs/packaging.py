@@ -36,6 +36,7 @@ import sys
 import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from importlib.metadata import PathDistribution
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +82,6 @@ def site_packages(prefix: Path) -> Path:
 
 def installed_distributions(site: Path) -> dict[str, Distribution]:
     """Every distribution installed in ``site``, by canonical name, read from its dist-info."""
-    from importlib.metadata import PathDistribution
-
     out: dict[str, Distribution] = {}
     for info in sorted(site.glob("*.dist-info")):
         dist = PathDistribution(info)
@@ -109,6 +108,7 @@ def requirement_closure(roots: Iterable[str], dists: dict[str, Distribution]) ->
     Raises:
         PackError: a needed distribution is not installed.
     """
+    # The PyPI 'packaging' library is no run-time dependency of eljobs: only `make pack` needs it.
     from packaging.requirements import Requirement
 
     keep: set[str] = set()
@@ -185,8 +185,8 @@ def plan(prefix: Path) -> Any:
         PackError: no venv at ``prefix``, a needed distribution is missing, or an editable
             install other than eljobs itself is present.
     """
-    import venv_pack
-    from venv_pack import core
+    # venv-pack comes with the dev extra, the only one that runs `make pack`.
+    import venv_pack.core
 
     prefix = prefix.resolve()
     if not (prefix / "pyvenv.cfg").is_file():
@@ -204,12 +204,12 @@ def plan(prefix: Path) -> Any:
 
     # venv-pack refuses editable installs outright; eljobs' own one is replaced below by the
     # package sources, and foreign ones were refused above, so its check is skipped here.
-    original_check = core.check_no_editable_packages
-    core.check_no_editable_packages = lambda context: None
+    original_check = venv_pack.core.check_no_editable_packages
+    venv_pack.core.check_no_editable_packages = lambda context: None
     try:
         env = venv_pack.Env(str(prefix))
     finally:
-        core.check_no_editable_packages = original_check
+        venv_pack.core.check_no_editable_packages = original_check
 
     dists = installed_distributions(site)
     keep = requirement_closure(runtime_requirements(), dists)

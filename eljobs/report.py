@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eljobs.config import ConfigError, effective_config
+from eljobs.io.fs import FsError, filesystem, parent
 from eljobs.secrets import redact
+from eljobs.spark import work_dir
 
 if TYPE_CHECKING:
     from eljobs.io.fs import FileSystem
@@ -123,8 +125,6 @@ class RunReport:
         Raises:
             FsError: the report cannot be written (an ``OSError`` naming the path).
         """
-        from eljobs.io.fs import filesystem
-
         fs = fs or filesystem()
         target = f"file:{path.absolute()}" if isinstance(path, Path) else path
         fs.write_text(target, self.to_json())
@@ -142,8 +142,6 @@ def _iso(ts: float) -> str:
 def default_report_path(job: str) -> str:
     """``file:<work>/reports/<job>-<UTC timestamp>.json``: on the local disk of the driver
     (explicitly, so that a cluster's default file system does not take it)."""
-    from eljobs.spark import work_dir
-
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     return f"file:{work_dir() / 'reports' / f'{job}-{stamp}.json'}"
 
@@ -183,8 +181,6 @@ def check_report_path(path: str, fs: FileSystem) -> str:
     Raises:
         ReportPathError: ``--report_path: cannot write a report at <path>: <reason>``.
     """
-    from eljobs.io.fs import FsError, parent
-
     try:
         qualified = fs.qualify(path)
         found = fs.info(qualified)
@@ -267,8 +263,6 @@ class ReportTracker:
 
     def _fs(self) -> FileSystem:
         if self.fs is None:
-            from eljobs.io.fs import filesystem
-
             self.fs = filesystem()
         return self.fs
 
@@ -294,8 +288,6 @@ def tracking(job: str, cfg: Any, *, fs: FileSystem | None = None) -> Iterator[Re
         yield active
         return
     if fs is None:
-        from eljobs.io.fs import filesystem
-
         fs = filesystem()
     target = report_target(job, cfg)
     path = check_report_path(target, fs) if target is not None else None

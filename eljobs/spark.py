@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eljobs.executors import watch_executors
+from eljobs.jvm import module_jars, spark_extra_jars
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -127,14 +128,10 @@ def _local_jars() -> list[str]:
     # Locally, the jars fetched by the set-up play the part of a cluster's --packages, so
     # `--kafka_sink auto` picks Spark's sink here exactly as it would there, and Iceberg
     # tables can be written.
-    from eljobs.jvm import spark_extra_jars
-
     return [str(p) for m in ("spark-kafka", "iceberg") for p in spark_extra_jars(m)]
 
 
 def _local_iceberg(work: Path) -> dict[str, str]:
-    from eljobs.jvm import module_jars
-
     if not module_jars("iceberg"):
         return {}
     return iceberg_catalog_conf(LOCAL_ICEBERG_CATALOG, warehouse=str(work / "iceberg"))
@@ -196,6 +193,8 @@ def get_session(
         conf: extra settings merged over the preset (the preset itself is not changed).
         hive: enable Hive support (the embedded Derby metastore locally).
     """
+    # Lazy on purpose: jobs that need no session (salts on the local disk) and the run report
+    # import this module, and pyspark takes about 0.4 s to import.
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()

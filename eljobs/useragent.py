@@ -17,6 +17,7 @@ the rule set is pinned (``ua-parser-builtins==202610``) and reported by :func:`r
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import metadata
 from typing import Any, NamedTuple
@@ -127,12 +128,14 @@ def is_spider(ua: str) -> bool:
 
 
 @lru_cache(maxsize=1)
-def _resolver() -> Any:
-    # Imported lazily: executors pay for the rule compilation once, on first use.
-    from ua_parser import load_lazy_builtins
+def _resolver() -> Callable[[str], Any]:
+    # Imported lazily (about 0.1 s): a process pays for ua-parser and its rule compilation
+    # once, on the first user agent it parses, and never when it parses none.
+    from ua_parser import Domain, load_lazy_builtins
     from ua_parser.regex import Resolver
 
-    return Resolver(load_lazy_builtins())
+    resolve = Resolver(load_lazy_builtins())
+    return lambda ua: resolve(ua, Domain.ALL)
 
 
 def rules_version() -> str:
@@ -151,9 +154,7 @@ def parse_ua(ua: str) -> UAParts:
     Families default to ``"Other"`` when no rule matches, versions to ``None``, as in the
     legacy ua-parser API the EventLogging processor used.
     """
-    from ua_parser import Domain
-
-    res = _resolver()(ua, Domain.ALL)
+    res = _resolver()(ua)
     agent, os_, device = res.user_agent, res.os, res.device
     return UAParts(
         browser_family=agent.family if agent else "Other",

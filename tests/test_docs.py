@@ -3,8 +3,12 @@ names resolve, and the README keeps its two commands."""
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -87,3 +91,45 @@ def test_differences_page_has_its_sections() -> None:
         assert heading in text
     for fact in ("TAB", "ua-parser", "1.0.2", "202610", "meta.wikimedia.org"):
         assert fact in text
+
+
+@functools.cache
+def _import_graph() -> ModuleType:
+    # scripts/ is no package: load the script by path (registered, as its dataclass needs).
+    spec = importlib.util.spec_from_file_location(
+        "import_graph", ROOT / "scripts" / "import_graph.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_architecture_shows_the_current_import_graph() -> None:
+    graph = _import_graph()
+    assert graph.main(["--check-docs"]) == 0, "run `python scripts/import_graph.py --write-docs`"
+
+
+def test_imports_point_one_way() -> None:
+    graph = _import_graph()
+    mods = graph.read_package()
+    assert graph.cycles(graph.all_edges(mods)) == []
+    assert graph.direction_problems(mods) == []
+
+
+def test_import_graph_sees_an_inverted_import(tmp_path: Path) -> None:
+    # A lazy import against the direction counts: options reaching the runner in a function.
+    pkg = tmp_path / "eljobs" / "refine"
+    pkg.mkdir(parents=True)
+    for name in ("__init__", "targets", "reader", "transforms", "hive_table", "runner"):
+        (pkg / f"{name}.py").write_text("from __future__ import annotations\n")
+    (tmp_path / "eljobs" / "__init__.py").write_text("")
+    (pkg / "options.py").write_text(
+        "def check():\n    from eljobs.refine.runner import run\n\n    return run\n"
+    )
+    graph = _import_graph()
+    mods = graph.read_package(tmp_path)
+    assert graph.direction_problems(mods) == ["eljobs.refine.options imports eljobs.refine.runner"]
+    lazy = [(m.name, line) for m in mods.values() for line, _text in m.function_imports]
+    assert lazy == [("eljobs.refine.options", 2)]

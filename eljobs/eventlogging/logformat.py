@@ -110,6 +110,8 @@ def _datetime_from_timestamp(t: Any) -> _dt.datetime:
         except ValueError:
             return _dt.datetime.fromtimestamp(t / 1000.0)  # too large for seconds: milliseconds
     if isinstance(t, str):
+        # dateutil's parser (about 50 ms to load) only for string timestamps, which few formats
+        # carry: the executors' Python workers start without it.
         import dateutil.parser
 
         return dateutil.parser.parse(t)

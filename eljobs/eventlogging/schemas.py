@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from eljobs.io.fs import escape_glob, filesystem, join
+
 if TYPE_CHECKING:
     from eljobs.io.fs import FileSystem
 
@@ -79,8 +81,6 @@ class SchemaRepository:
             fs: the file-system layer; by default the active Spark session's (plain Python for
                 local paths when there is none).
         """
-        from eljobs.io.fs import filesystem
-
         fs = fs or filesystem()
         if isinstance(paths, str):
             paths = [p for p in paths.split(",") if p]
@@ -292,8 +292,6 @@ def event_platform_documents(
     ``path`` follows :mod:`eljobs.io.fs` (a :class:`~pathlib.Path` is local); ``fs`` as for
     :meth:`SchemaRepository.from_paths`.
     """
-    from eljobs.io.fs import escape_glob, filesystem, join
-
     fs = fs or filesystem()
     root = f"file:{path.absolute()}" if isinstance(path, Path) else path
     out: dict[tuple[str, int], dict[str, Any]] = {}

@@ -14,6 +14,9 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from pyspark.sql import Observation
+from pyspark.sql import functions as F
+
 from eljobs.errors import OutputError
 
 if TYPE_CHECKING:
@@ -54,9 +57,6 @@ def write_files(
     Raises:
         OutputError: the write failed (the message names the directory).
     """
-    from pyspark.sql import Observation
-    from pyspark.sql import functions as F
-
     rows = df.where(F.col(topic_col).isNotNull()).select(
         F.col(topic_col).alias("topic"), F.col(value_col).alias("value")
     )

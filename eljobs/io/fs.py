@@ -35,6 +35,7 @@ import os
 import posixpath
 import re
 import shutil
+import stat
 import sys
 import tempfile
 import uuid
@@ -520,8 +521,6 @@ class LocalFileSystem(FileSystem):
         return rest
 
     def _info(self, local: str, st: os.stat_result) -> FileInfo:
-        import stat
-
         is_dir = stat.S_ISDIR(st.st_mode)
         return FileInfo(
             path=f"file:{local}",
@@ -949,6 +948,8 @@ def active_session() -> SparkSession | None:
     (then there cannot be a session)."""
     if "pyspark.sql" not in sys.modules:
         return None
+    # Lazy on purpose: the layer serves pyspark-free commands (options files, salts on the
+    # local disk, reports), and a session exists only once something imported pyspark.
     from pyspark.sql import SparkSession
 
     session = SparkSession.getActiveSession()

@@ -44,13 +44,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
 from eljobs.errors import InputError
 from eljobs.io.fs import JvmFileSystem, join
 from eljobs.io.globs import escape_glob, escape_input_paths
 from eljobs.timewindow import compile_joda, hours_in_window
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
 
@@ -286,9 +291,6 @@ def _hadoop_input_paths(files: Sequence[RawFile]) -> str:
 
 
 def _read_sequence(spark: SparkSession, files: Sequence[RawFile]) -> DataFrame:
-    from pyspark.sql import DataFrame
-    from pyspark.sql import functions as F
-
     jvm: Any = spark._jvm
     cls = jvm.java.lang.Class.forName
     text_cls = cls("org.apache.hadoop.io.Text")
@@ -311,8 +313,6 @@ def _read_sequence(spark: SparkSession, files: Sequence[RawFile]) -> DataFrame:
 
 
 def _read_text(spark: SparkSession, files: Sequence[RawFile], *, keyed: bool) -> DataFrame:
-    from pyspark.sql import functions as F
-
     df = spark.read.text([escape_glob(f.path) for f in files])
     value = F.col("value")
     if keyed:
@@ -335,8 +335,6 @@ def read_raw(spark: SparkSession, hours: Sequence[HourInput]) -> DataFrame:
     its Hadoop path, ``raw`` the line without its key. Nothing is read before an action runs;
     run that action inside :func:`naming_bad_input` to get errors that name the file.
     """
-    from pyspark.sql import functions as F
-
     files = raw_files(hours)
     schema = "hour string, file string, raw string"
     if not files:
@@ -366,8 +364,6 @@ def unreadable_file(spark: SparkSession, files: Sequence[RawFile]) -> tuple[RawF
     Each file is read alone and counted inside the JVM (no Python), so this is only meant to
     explain a failure after the fact.
     """
-    from py4j.protocol import Py4JJavaError
-
     jvm: Any = spark._jvm
     jsc: Any = spark._jsc
     cls = jvm.java.lang.Class.forName
@@ -426,10 +422,4 @@ def naming_bad_input(spark: SparkSession, hours: Sequence[HourInput]) -> Iterato
 
 
 def _is_spark_failure(e: Exception) -> bool:
-    from py4j.protocol import Py4JJavaError
-
-    try:
-        from pyspark.errors import PySparkException
-    except ImportError:  # pragma: no cover - older pyspark
-        return isinstance(e, Py4JJavaError)
     return isinstance(e, Py4JJavaError | PySparkException)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+import string
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -58,8 +59,6 @@ class WriterURI:
 
 def check_template(template: str, where: str) -> None:
     """Raise WriterURIError when ``template`` is not a valid ``str.format`` template."""
-    import string
-
     try:
         list(string.Formatter().parse(template))
     except ValueError as e:

@@ -33,6 +33,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from pyspark import StorageLevel
+from pyspark.sql import functions as F
+
 from eljobs.backfill import (
     INVALID_KINDS,
     AccountRow,
@@ -45,8 +48,9 @@ from eljobs.backfill import (
 from eljobs.config import option
 from eljobs.eventlogging import PRODUCTION_FORMAT
 from eljobs.eventlogging.schemas import SchemaRepository
+from eljobs.io.files import write_files
 from eljobs.io.fs import LOCAL_DEFAULT_FS, filesystem, join, local_path
-from eljobs.io.kafka import KafkaOptions
+from eljobs.io.kafka import KafkaOptions, write_to_kafka
 from eljobs.io.kafka.errors import KafkaSinkError
 from eljobs.io.raw import (
     DEFAULT_DATETIME_FORMAT,
@@ -363,8 +367,6 @@ class OutputPlan:
         for this output, given the schema names and topics the run met. The rejected topics
         are the Python decision of :meth:`rejected` turned into a list, so the account and the
         write cannot disagree on a regex."""
-        from pyspark.sql import functions as F
-
         kinds = []
         if self.takes_valid:
             kinds.append(F.col("kind") == "valid")
@@ -466,8 +468,6 @@ def run(spark: SparkSession, cfg: Config) -> BackfillResult:
 
 
 def _run(spark: SparkSession, cfg: Config, tracker: ReportTracker) -> BackfillResult:
-    from pyspark import StorageLevel
-
     # Filled as the run goes: a failure report holds everything done before the failure.
     report = tracker.report
     report.extra["dry_run"] = cfg.dry_run
@@ -623,13 +623,9 @@ def _write(
     kafka_attempts: dict[str, dict[str, Any]],
 ) -> dict[str, int]:
     if w.kind == "file":
-        from eljobs.io.files import write_files
-
         counts = write_files(frame, w.target, topics=sorted(expected))
         log.info("%s: wrote %s", w.uri, counts)
         return counts
-    from eljobs.io.kafka import write_to_kafka
-
     kwargs = cfg.kafka_write_kwargs()
     kwargs["options"] = {**kwargs["options"], **w.options}
     try:

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from eljobs.config import ConfigError, HelpRequested, effective_config, parse_config
 from eljobs.errors import EljobsError
+from eljobs.io.fs import filesystem
 from eljobs.log import setup_logging
 from eljobs.report import ReportPathError, tracking
 from eljobs.secrets import redact
+from eljobs.spark import get_session
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +70,8 @@ def job_main(
     )
     spark = None
     if needs_spark(cfg) if callable(needs_spark) else needs_spark:
-        from eljobs.spark import get_session
-
         profile = spark_profile or _default_profile()
         spark = get_session(profile, app_name=f"eljobs-{name}")
-    from eljobs.io.fs import filesystem
-
     try:
         with tracking(name, cfg, fs=filesystem(spark)):
             result = run(spark, cfg)
@@ -91,6 +90,4 @@ def job_main(
 
 
 def _default_profile() -> str:
-    import os
-
     return os.environ.get("ELJOBS_SPARK_PROFILE", "local")

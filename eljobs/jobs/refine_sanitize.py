@@ -24,15 +24,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from eljobs.config import option
+from eljobs.io.fs import filesystem
 from eljobs.jobs.base import job_main
 from eljobs.refine.options import RefineConfig
+from eljobs.refine.runner import RefineResult, run_refine
 from eljobs.report import tracking
 from eljobs.sanitize import Allowlist, Salt, load_allowlist, load_salts, make_sanitizer
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from eljobs.refine.runner import RefineResult
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +104,6 @@ def load_job_salts(cfg: RefineSanitizeConfig) -> list[Salt]:
 
 def run(spark: SparkSession, cfg: RefineSanitizeConfig) -> RefineResult:
     """Run RefineSanitize; returns Refine's result (``ok`` iff no target failed)."""
-    from eljobs.io.fs import filesystem
-    from eljobs.refine.runner import run_refine
-
     # Opened before the allowlist and salts are loaded, so that their failures are reported too.
     with tracking("refine_sanitize", cfg, fs=filesystem(spark)):
         cfg, allowlist = prepare(cfg)

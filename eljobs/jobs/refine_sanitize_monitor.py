@@ -11,14 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from eljobs.io.fs import filesystem
 from eljobs.jobs.base import job_main
 from eljobs.jobs.refine_sanitize import RefineSanitizeConfig, prepare
+from eljobs.refine.monitor import MonitorResult, run_monitor
 from eljobs.report import tracking
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from eljobs.refine.monitor import MonitorResult
 
 #: The same options as refine_sanitize.
 Config = RefineSanitizeConfig
@@ -26,9 +27,6 @@ Config = RefineSanitizeConfig
 
 def run(spark: SparkSession, cfg: RefineSanitizeConfig) -> MonitorResult:
     """Report the targets of the sanitize job that need or failed refinement."""
-    from eljobs.io.fs import filesystem
-    from eljobs.refine.monitor import run_monitor
-
     # Opened before the allowlist is loaded, so that its failures are reported too.
     with tracking("refine_sanitize_monitor", cfg, fs=filesystem(spark)):
         cfg, _allowlist = prepare(cfg)

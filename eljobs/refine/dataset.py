@@ -22,14 +22,34 @@ from pyspark.sql.types import StructType
 
 from eljobs.config import JobConfig, option
 from eljobs.io.fs import filesystem
+from eljobs.refine import ddl, iceberg_table
+from eljobs.refine.hive_table import HiveTableWriter
+from eljobs.refine.iceberg_table import (
+    IcebergTableWriter,
+    check_iceberg_catalog,
+    describe_table,
+    hadoop_warehouse,
+    iceberg_identifier,
+)
 from eljobs.refine.options import INPUT_FORMATS
+from eljobs.refine.runner import (
+    ReadSettings,
+    Refiner,
+    RefineResult,
+    WriterFactory,
+    print_results,
+    short_error,
+)
+from eljobs.refine.schema import jsonschema_to_spark, make_loader
 from eljobs.refine.targets import RefineTarget, parse_hive_partition_path
+from eljobs.refine.transform_names import transform_name_problems
+from eljobs.refine.transforms import resolve_transforms
+from eljobs.report import tracking
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from eljobs.io.fs import FileSystem
-    from eljobs.refine.runner import RefineResult, WriterFactory
     from eljobs.refine.table_writer import TableWriter
 
 log = logging.getLogger(__name__)
@@ -197,10 +217,7 @@ class RefineDatasetConfig(JobConfig):
             problems.append("schema_uri needs schema_base_uris to resolve it against.")
         if tuple(self.schema_base_uris) == ("eventlogging",) and not self.eventlogging_schemas_path:
             problems.append("schema_base_uris=eventlogging needs eventlogging_schemas_path.")
-        if self.transform_functions:
-            from eljobs.refine.transforms import transform_name_problems
-
-            problems.extend(transform_name_problems(self.transform_functions))
+        problems.extend(transform_name_problems(self.transform_functions))
         return problems
 
 
@@ -223,13 +240,9 @@ def _table_location(spark: SparkSession, cfg: RefineDatasetConfig) -> str | None
     """The output table's location, None when it does not exist."""
     database, table = cfg.table.split(".")
     if cfg.table_format == "iceberg":
-        from eljobs.refine.iceberg_table import describe_table, iceberg_identifier, table_exists
-
         ident = iceberg_identifier(cfg.iceberg_catalog, database, table)
-        return describe_table(spark, ident).location if table_exists(spark, ident) else None
-
-    from eljobs.refine import ddl
-
+        exists = iceberg_table.table_exists(spark, ident)
+        return describe_table(spark, ident).location if exists else None
     if not ddl.table_exists(spark, database, table):
         return None
     for r in spark.sql(f"DESCRIBE FORMATTED {ddl.quoted_table(database, table)}").collect():
@@ -247,8 +260,6 @@ def _hadoop_catalog_location(
     Raises:
         TableLocationError: ``output_path`` names another place.
     """
-    from eljobs.refine.iceberg_table import hadoop_warehouse
-
     warehouse = hadoop_warehouse(spark, cfg.iceberg_catalog)
     if warehouse is None:
         return None
@@ -305,8 +316,6 @@ def table_writer_factory(
 ) -> WriterFactory:
     """The :class:`~eljobs.refine.table_writer.TableWriter` of each target, for
     ``cfg.table_format``."""
-    from eljobs.refine.hive_table import HiveTableWriter
-    from eljobs.refine.iceberg_table import IcebergTableWriter
 
     def iceberg(target: RefineTarget) -> TableWriter:
         return IcebergTableWriter(spark, fs, target, catalog=cfg.iceberg_catalog)
@@ -319,18 +328,6 @@ def table_writer_factory(
 
 def run_refine_dataset(spark: SparkSession, cfg: RefineDatasetConfig) -> RefineResult:
     """Refine every input of ``cfg`` into its partition; ``result.ok`` iff none failed."""
-    from eljobs.refine.iceberg_table import check_iceberg_catalog
-    from eljobs.refine.runner import (
-        ReadSettings,
-        Refiner,
-        RefineResult,
-        print_results,
-        short_error,
-    )
-    from eljobs.refine.schema import jsonschema_to_spark, make_loader
-    from eljobs.refine.transforms import resolve_transforms
-    from eljobs.report import tracking
-
     job_name = "refine_dataset"
     fs = filesystem(spark)
     with tracking(job_name, cfg, fs=fs) as tracker:

@@ -31,6 +31,7 @@ from eljobs.refine.evolution import (
     frame_partition_fields,
     plan_evolution,
 )
+from eljobs.refine.targets import parse_hive_partition_path, partition_spec
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -269,8 +270,6 @@ def recreate_table(
     Between the DROP and the CREATE readers see no table; a process killed there leaves it
     missing. The statements that restore it are logged before the DROP for that case.
     """
-    from eljobs.refine.targets import parse_hive_partition_path, partition_spec
-
     q = quoted_table(database, table)
     current = table_schema(spark, database, table)
     keys = partition_columns(spark, database, table)

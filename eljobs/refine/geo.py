@@ -40,8 +40,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+from pyspark import SparkFiles
+from pyspark.sql import functions as F
 
 from eljobs.errors import EljobsError
+from eljobs.io.fs import LOCAL_DEFAULT_FS, active_session, basename, filesystem, local_path
 from eljobs.refine.arrow_batch import distinct_strings
 
 if TYPE_CHECKING:
@@ -128,7 +131,7 @@ def bundled_database_path() -> str:
     Raises:
         GeocodeDatabaseError: the package is not installed.
     """
-    try:
+    try:  # the local extra's package, for demos and tests only
         import _maxminddb_geolite2
     except ImportError as e:
         raise GeocodeDatabaseError(
@@ -174,8 +177,6 @@ def resolve_database_path(
     # local file: a bare path is the same path on the driver and every worker (as the Scala
     # job's maxmind.database.city, opened with java.io.File), whatever fs.defaultFS says.
     # A file on another file system (hdfs://...) is shipped to the workers by Spark.
-    from eljobs.io.fs import LOCAL_DEFAULT_FS, local_path
-
     local = local_path(path, default=LOCAL_DEFAULT_FS)
     if local is None:
         return ship_database(path, source)
@@ -200,8 +201,6 @@ def ship_database(uri: str, source: str = "argument database") -> str:
     Raises:
         GeocodeDatabaseError: no Spark session, or no such file (the message names it).
     """
-    from eljobs.io.fs import active_session, basename, filesystem
-
     spark = active_session()
     if spark is None:
         raise GeocodeDatabaseError(
@@ -242,8 +241,6 @@ _READERS_LOCK = threading.Lock()
 def _reader(path: str) -> Any:
     """The process-wide reader of ``path``, opened on first use."""
     if path.startswith(SHIPPED_PREFIX):
-        from pyspark import SparkFiles
-
         # where Spark put the shipped copy on this node (driver or executor)
         path = SparkFiles.get(path[len(SHIPPED_PREFIX) :])
     reader = _READERS.get(path)
@@ -251,6 +248,8 @@ def _reader(path: str) -> Any:
         with _READERS_LOCK:
             reader = _READERS.get(path)
             if reader is None:
+                # maxminddb is loaded on first use only, in the processes that geocode: a
+                # refine without geocode_ip does not pay for it.
                 import maxminddb
 
                 try:
@@ -335,7 +334,6 @@ def geocode_struct(ip: Column, database: str) -> Column:
     Runs :func:`geocode_batch` in the Python workers as a scalar Arrow UDF; ``database`` must
     be a path readable on every executor.
     """
-    from pyspark.sql import functions as F
 
     def geocode(ips: pa.Array) -> pa.Array:
         return geocode_batch(ips, database)

@@ -11,7 +11,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from eljobs.io.email import send_email
+from eljobs.io.fs import filesystem
 from eljobs.refine.flags import should_refine
+from eljobs.refine.report import monitor_report
+from eljobs.refine.targets import RefineTarget, discover_targets
 from eljobs.report import ReportTracker, format_table, tracking
 
 if TYPE_CHECKING:
@@ -19,7 +23,6 @@ if TYPE_CHECKING:
 
     from eljobs.io.fs import FileSystem
     from eljobs.refine.options import RefineConfig
-    from eljobs.refine.targets import RefineTarget
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +38,11 @@ class MonitorResult:
     report_path: str | None = None
 
 
-def discover_targets(spark: SparkSession, cfg: RefineConfig) -> list[RefineTarget]:
-    """All targets of ``cfg`` (FS or DB mode), before the flag filter."""
-    from eljobs.refine.targets import discover_targets as _discover
-
-    return _discover(spark, cfg)
-
-
 def run_monitor(
     spark: SparkSession, cfg: RefineConfig, *, job_name: str = "refine_monitor"
 ) -> MonitorResult:
     """Find targets that need or failed refinement, log and report them (email when
     ``should_email_report``); ``ok`` only when there are none."""
-    from eljobs.io.fs import filesystem
-
     fs = filesystem(spark)
     with tracking(job_name, cfg, fs=fs) as tracker:
         return _run_monitor(spark, cfg, fs, tracker, job_name)
@@ -57,7 +51,6 @@ def run_monitor(
 def _run_monitor(
     spark: SparkSession, cfg: RefineConfig, fs: FileSystem, tracker: ReportTracker, job_name: str
 ) -> MonitorResult:
-    from eljobs.refine.report import monitor_report
 
     targets = discover_targets(spark, cfg)
     failed: list[RefineTarget] = []
@@ -103,8 +96,6 @@ def _run_monitor(
             )
         )
         if cfg.should_email_report:
-            from eljobs.io.email import send_email
-
             try:
                 send_email(
                     smtp_uri=cfg.smtp_uri,

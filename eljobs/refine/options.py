@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from eljobs.config import JobConfig, option
+from eljobs.refine.transform_names import transform_name_problems
 from eljobs.timewindow import floor_hour, utcnow
 
 #: ``input_format`` values Refine understands.
@@ -238,10 +239,7 @@ class RefineConfig(JobConfig):
             )
         if ":" not in self.smtp_uri and self.should_email_report:
             problems.append(f"smtp_uri must be host:port, found {self.smtp_uri!r}.")
-        if self.transform_functions:
-            from eljobs.refine.transforms import transform_name_problems
-
-            problems.extend(transform_name_problems(self.transform_functions))
+        problems.extend(transform_name_problems(self.transform_functions))
         if not self.schema_field.startswith("/"):
             problems.append(
                 f"schema_field must be a JSON pointer starting with '/', found "

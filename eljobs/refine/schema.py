@@ -58,7 +58,7 @@ from eljobs.eventlogging.schemas import (
     legacy_event_schema,
     parse_schema_document,
 )
-from eljobs.io.fs import join
+from eljobs.io.fs import filesystem, join
 
 if TYPE_CHECKING:
     from eljobs.io.fs import FileSystem
@@ -150,8 +150,6 @@ def _is_http(uri: str) -> bool:
 def _fs() -> FileSystem:
     # The loaders run on the driver (the first event of a target names its schema): the
     # active session's Hadoop file system, or plain Python for local paths without one.
-    from eljobs.io.fs import filesystem
-
     return filesystem()
 
 

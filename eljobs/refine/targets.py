@@ -253,33 +253,84 @@ class RefineTarget:
         fs.write_bytes(f"{self.partition_path}/{name}", encode_flag(self.input_mtime))
 
 
+@dataclass(frozen=True, kw_only=True)
+class DiscoveryScope:
+    """What target discovery keeps in either mode: the time window, the table filters
+    (full match on the normalized name; exclude wins) and where the tables go
+    (``<output_database>.<table>`` at ``<output_path>/<table>``)."""
+
+    since: datetime
+    until: datetime
+    output_database: str
+    output_path: str
+    include: re.Pattern[str] | None = None
+    exclude: re.Pattern[str] | None = None
+
+    def table_passes(self, table: str) -> bool:
+        """Whether the normalized ``table`` passes the filters."""
+        return table_passes(table, self.include, self.exclude)
+
+    def table_location(self, table: str) -> str:
+        """The directory of the output table ``table``."""
+        return f"{self.output_path.rstrip('/')}/{table}"
+
+
 def discover_targets(spark: SparkSession, cfg: RefineConfig) -> list[RefineTarget]:
-    """All targets of ``cfg`` in discovery order (FS or DB mode), before the flag filter.
+    """All targets of ``cfg`` in discovery order (FS or DB mode), before the flag filter: the
+    options handed to :func:`discover_fs_targets` or :func:`discover_db_targets`.
 
     Raises:
         TargetDiscoveryError: DB mode with since equal to or after until (hour granularity).
     """
+    assert cfg.output_path and cfg.output_database
+    scope = DiscoveryScope(
+        since=cfg.since,
+        until=cfg.until,
+        output_database=cfg.output_database,
+        output_path=cfg.output_path,
+        include=cfg.table_include_regex,
+        exclude=cfg.table_exclude_regex,
+    )
     fs = filesystem(spark)
     if cfg.input_database:
-        return _discover_db(spark, fs, cfg)
-    return _discover_fs(fs, cfg)
-
-
-def _discover_fs(fs: FileSystem, cfg: RefineConfig) -> list[RefineTarget]:
+        return discover_db_targets(spark, fs, scope, input_database=cfg.input_database)
     assert cfg.input_path and cfg.input_path_regex is not None
-    assert cfg.input_path_regex_capture_groups and cfg.output_path and cfg.output_database
-    datasets = sorted(e.path for e in fs.list(cfg.input_path, missing_ok=True) if e.is_dir)
-    hours = hours_in_window(cfg.since, cfg.until, round_since="ceil")
+    assert cfg.input_path_regex_capture_groups
+    return discover_fs_targets(
+        fs,
+        scope,
+        input_path=cfg.input_path,
+        regex=cfg.input_path_regex,
+        capture_groups=cfg.input_path_regex_capture_groups,
+        datetime_format=cfg.input_path_datetime_format,
+        input_format=cfg.input_format,
+    )
+
+
+def discover_fs_targets(
+    fs: FileSystem,
+    scope: DiscoveryScope,
+    *,
+    input_path: str,
+    regex: re.Pattern[str],
+    capture_groups: Sequence[str],
+    datetime_format: str,
+    input_format: str | None = None,
+) -> list[RefineTarget]:
+    """FS mode: every hour of ``[ceil(since), until)`` of ``scope`` under each dataset
+    directory of ``input_path`` (the sub-path of an hour printed by the Joda pattern
+    ``datetime_format``) that exists, whose path ``regex`` matches (its groups named by
+    ``capture_groups``) and whose table passes the scope's filters."""
+    datasets = sorted(e.path for e in fs.list(input_path, missing_ok=True) if e.is_dir)
+    hours = hours_in_window(scope.since, scope.until, round_since="ceil")
     out = []
     for dataset in datasets:
-        for cand in candidate_paths([dataset], hours, cfg.input_path_datetime_format):
-            matched = match_candidate(
-                cand, cfg.input_path_regex, cfg.input_path_regex_capture_groups
-            )
+        for cand in candidate_paths([dataset], hours, datetime_format):
+            matched = match_candidate(cand, regex, capture_groups)
             if matched is None:
                 continue
             table, partition = matched
-            if not table_passes(table, cfg.table_include_regex, cfg.table_exclude_regex):
+            if not scope.table_passes(table):
                 continue
             mtime = fs.mtime(cand)
             if mtime is None:
@@ -287,12 +338,12 @@ def _discover_fs(fs: FileSystem, cfg: RefineConfig) -> list[RefineTarget]:
             out.append(
                 RefineTarget(
                     input_path=cand,
-                    database=cfg.output_database,
+                    database=scope.output_database,
                     table=table,
-                    table_location=f"{cfg.output_path.rstrip('/')}/{table}",
+                    table_location=scope.table_location(table),
                     partition=partition,
                     input_mtime=mtime,
-                    input_format=cfg.input_format,
+                    input_format=input_format,
                     dataset=dataset,
                 )
             )
@@ -329,18 +380,23 @@ def db_hour_bounds(since: datetime, until: datetime) -> tuple[datetime, datetime
     return start, end
 
 
-def _discover_db(spark: SparkSession, fs: FileSystem, cfg: RefineConfig) -> list[RefineTarget]:
-    assert cfg.input_database and cfg.output_path and cfg.output_database
-    start, end = db_hour_bounds(cfg.since, cfg.until)
+def discover_db_targets(
+    spark: SparkSession, fs: FileSystem, scope: DiscoveryScope, *, input_database: str
+) -> list[RefineTarget]:
+    """DB mode: every partition of ``[floor(since), floor(until))`` of ``scope`` of each table
+    of ``input_database`` whose normalized name passes the scope's filters.
+
+    Raises:
+        TargetDiscoveryError: since equal to or after until (hour granularity).
+    """
+    start, end = db_hour_bounds(scope.since, scope.until)
     out = []
-    tables = sorted(
-        t.name for t in spark.catalog.listTables(cfg.input_database) if not t.isTemporary
-    )
+    tables = sorted(t.name for t in spark.catalog.listTables(input_database) if not t.isTemporary)
     for name in tables:
         table = normalize_name(name)
-        if not table_passes(table, cfg.table_include_regex, cfg.table_exclude_regex):
+        if not scope.table_passes(table):
             continue
-        qualified = f"`{cfg.input_database}`.`{name}`"
+        qualified = f"`{input_database}`.`{name}`"
         try:
             rows = spark.sql(f"SHOW PARTITIONS {qualified}").collect()
         except Exception as e:  # an unpartitioned table has no targets
@@ -355,14 +411,14 @@ def _discover_db(spark: SparkSession, fs: FileSystem, cfg: RefineConfig) -> list
             out.append(
                 RefineTarget(
                     input_path=location,
-                    database=cfg.output_database,
+                    database=scope.output_database,
                     table=table,
-                    table_location=f"{cfg.output_path.rstrip('/')}/{table}",
+                    table_location=scope.table_location(table),
                     partition=partition,
                     input_mtime=fs.mtime(location),
                     input_format="parquet",
-                    input_table=f"{cfg.input_database}.{name}",
-                    dataset=f"{cfg.input_database}.{name}",
+                    input_table=f"{input_database}.{name}",
+                    dataset=f"{input_database}.{name}",
                 )
             )
     return out

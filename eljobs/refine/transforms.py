@@ -46,11 +46,9 @@ Functions:
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, cast
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
@@ -74,9 +72,13 @@ from eljobs.columns import (
 from eljobs.errors import EljobsError
 from eljobs.refine import geo, ua_batch
 from eljobs.refine.context import TransformContext, TransformFn
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
+from eljobs.refine.frames import normalize_and_widen
+from eljobs.refine.transform_names import (
+    TRANSFORM_NAMES,
+    TransformLookupError,
+    import_function,
+    registry_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -627,13 +629,11 @@ def normalize_field_names_and_widen_types(
     """The Refine normalize-and-widen step (the runner's step before evolution) as a transform
     function.
 
-    Delegates to ``eljobs.refine.frames.normalize_and_widen`` (owned by the Refine runner), so
-    the transform and the runner's own step are one implementation.
+    Delegates to :func:`eljobs.refine.frames.normalize_and_widen`, the runner's own step, so
+    the two are one implementation.
     """
-    frames = importlib.import_module("eljobs.refine.frames")
-    fn: Callable[[DataFrame], DataFrame] = frames.normalize_and_widen
     log.info("Normalizing field names and widening types in %s", _describe(context))
-    return fn(df)
+    return normalize_and_widen(df)
 
 
 #: The chain ``event_transforms`` applies, in order.
@@ -661,30 +661,16 @@ eventlogging_filter_is_allowed_hostname = filter_allowed_domains
 parseTimestampFields = parse_timestamp_fields
 normalizeFieldNamesAndWidenTypes = normalize_field_names_and_widen_types
 
-#: Every name ``--transform_functions`` accepts → its function.
-TRANSFORMS: dict[str, TransformFn] = {
-    "event_transforms": event_transforms,
-    "remove_canary_events": remove_canary_events,
-    "deduplicate": deduplicate,
-    "deduplicate_eventlogging": deduplicate,
-    "deduplicate_eventbus": deduplicate,
-    "geocode_ip": geocode_ip,
-    "parse_user_agent": parse_user_agent,
-    "add_is_wmf_domain": add_is_wmf_domain,
-    "filter_allowed_domains": filter_allowed_domains,
-    "eventlogging_filter_is_allowed_hostname": filter_allowed_domains,
-    "add_normalized_host": add_normalized_host,
-    "parse_timestamp_fields": parse_timestamp_fields,
-    "parseTimestampFields": parse_timestamp_fields,
-    "normalize_field_names_and_widen_types": normalize_field_names_and_widen_types,
-    "normalizeFieldNamesAndWidenTypes": normalize_field_names_and_widen_types,
-}
+#: Every name ``--transform_functions`` accepts → its function: each name of
+#: ``TRANSFORM_NAMES`` is a function of this module (aliases above included).
+TRANSFORMS: dict[str, TransformFn] = {name: globals()[name] for name in TRANSFORM_NAMES}
 
 __all__ = [
     "TIMESTAMP_FIELDS_KEY",
     "TRANSFORMS",
     "FoundColumn",
     "TransformConfigError",
+    "TransformLookupError",
     "coalesce_sources",
     "find_column",
     "find_columns",
@@ -696,36 +682,10 @@ __all__ = [
 # --transform_functions lookup
 
 
-class TransformLookupError(ValueError):
-    """A ``transform_functions`` name does not name a known transform function."""
-
-
-#: The Scala package whose object names ``--transform_functions`` accepts for a registry name.
-SCALA_TRANSFORM_PACKAGE = "org.wikimedia.analytics.refinery.job.refine"
-
-
-def transform_name_problems(names: Sequence[str]) -> list[str]:
-    """One message per name of ``names`` that :func:`resolve_transforms` would refuse (config
-    validation lists them all before any target starts)."""
-    problems = []
-    for name in names:
-        try:
-            resolve_transforms([name])
-        except TransformLookupError as e:
-            problems.append(str(e))
-    return problems
-
-
 def resolve_transforms(names: Sequence[str]) -> list[TransformFn]:
-    """Turn ``--transform_functions`` entries into functions.
-
-    Only two kinds of entry are accepted, so a typo or an arbitrary module attribute
-    (``find_column``) is refused when the options are read instead of failing every target:
-
-    * a name of the registry :data:`eljobs.refine.transforms.TRANSFORMS` (names, aliases and
-      the reference's camelCase names, e.g. ``event_transforms``, ``deduplicate_eventlogging``),
-      bare or as the Scala object name ``org.wikimedia.analytics.refinery.job.refine.<name>``;
-    * an explicit Python ``package.module:function``, for functions outside the registry.
+    """Turn ``--transform_functions`` entries into functions: registry names (bare or as the
+    Scala object name) and explicit ``package.module:function`` entries, as
+    :mod:`eljobs.refine.transform_names` describes; blank entries are skipped.
 
     Raises:
         TransformLookupError: an entry is neither (the message names the option and the entry
@@ -735,35 +695,5 @@ def resolve_transforms(names: Sequence[str]) -> list[TransformFn]:
     for raw in names:
         name = raw.strip()
         if name:
-            out.append(_lookup_transform(name))
+            out.append(import_function(name) if ":" in name else TRANSFORMS[registry_name(name)])
     return out
-
-
-def _lookup_transform(name: str) -> TransformFn:
-    registry: dict[str, TransformFn] = TRANSFORMS
-    if ":" in name:
-        return _import_function(name)
-    bare = name.removeprefix(SCALA_TRANSFORM_PACKAGE + ".")
-    if bare in registry:
-        return registry[bare]
-    raise TransformLookupError(
-        f"--transform_functions: unknown transform function {name!r}; expected one of "
-        f"{', '.join(sorted(registry, key=str.lower))} (also as "
-        f"{SCALA_TRANSFORM_PACKAGE}.<name>), or an explicit Python 'package.module:function'"
-    )
-
-
-def _import_function(name: str) -> TransformFn:
-    module_name, _, attr = name.partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as e:
-        raise TransformLookupError(
-            f"--transform_functions: {name!r}: cannot import module {module_name!r} ({e})"
-        ) from e
-    fn = getattr(module, attr, None)
-    if not callable(fn) or isinstance(fn, type):
-        raise TransformLookupError(
-            f"--transform_functions: {name!r}: module {module_name!r} has no function {attr!r}"
-        )
-    return cast("TransformFn", fn)

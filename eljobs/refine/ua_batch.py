@@ -27,6 +27,7 @@ import re
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+from pyspark.sql import functions as F
 
 from eljobs.columns import SPIDER_PATTERN
 from eljobs.refine.arrow_batch import distinct_strings
@@ -116,8 +117,6 @@ def ua_struct(ua: Column, *, with_spider: bool = False) -> Column:
 
     Runs :func:`parse_batch` in the Python workers as a scalar Arrow UDF.
     """
-    from pyspark.sql import functions as F
-
     fn = _parse_with_spider if with_spider else _parse
     return F.arrow_udf(fn, struct_ddl(with_spider=with_spider))(ua)  # type: ignore[call-overload]
 

@@ -32,6 +32,7 @@ from typing import Any
 
 import yaml
 
+from eljobs.io.fs import filesystem
 from eljobs.naming import normalize_name
 
 KEEP = "keep"
@@ -135,8 +136,6 @@ def load_allowlist(
     elif isinstance(source, Mapping):
         raw, name = source, "<mapping>"
     else:
-        from eljobs.io.fs import filesystem
-
         # a pathlib.Path is a local file whatever the default file system is
         name = f"file:{source.absolute()}" if isinstance(source, Path) else str(source)
         text = filesystem().read_text(name)

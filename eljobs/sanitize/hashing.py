@@ -24,7 +24,11 @@ PySpark's query context loggers replace them, and any long binary literal, by ``
 from __future__ import annotations
 
 import hashlib
+import hmac
+import uuid
 from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
 
 from eljobs import secrets
 
@@ -46,8 +50,6 @@ def padded_keys(salt: str) -> tuple[bytes, bytes]:
 def hmac_from_padded_keys(col: Column, ipad: Column, opad: Column) -> Column:
     """HMAC-SHA256 upper-case hex of string ``col`` given binary columns ``K ⊕ ipad`` and
     ``K ⊕ opad`` (Column → Column, native expressions only). NULL in, NULL out."""
-    from pyspark.sql import functions as F
-
     # A string cast to binary is its UTF-8 bytes (Spark strings are UTF-8 internally).
     inner = F.unhex(F.sha2(F.concat(ipad, col.cast("binary")), 256))
     return F.upper(F.sha2(F.concat(opad, inner), 256))
@@ -59,8 +61,6 @@ def hmac_sha256_hex(col: Column, salt: str) -> Column:
     Column → Column for notebooks: the padded keys are binary literals, so the plan of the
     result holds them (see the module docstring); the sanitizer uses :func:`key_frame` instead.
     """
-    from pyspark.sql import functions as F
-
     register_secret(salt)
     ipad, opad = padded_keys(salt)
     return hmac_from_padded_keys(col, F.lit(bytearray(ipad)), F.lit(bytearray(opad)))
@@ -74,8 +74,6 @@ def key_frame(spark: SparkSession, salt: str) -> tuple[DataFrame, str, str]:
     cross-joined with it (a broadcast of one row, code-generated) computes the HMAC without
     the key ever appearing in a plan, an analysis error or the Spark UI.
     """
-    import uuid
-
     register_secret(salt)
     ipad, opad = padded_keys(salt)
     tag = uuid.uuid4().hex[:12]
@@ -87,8 +85,6 @@ def key_frame(spark: SparkSession, salt: str) -> tuple[DataFrame, str, str]:
 
 def hmac_sha256_hex_py(salt: str, value: str) -> str:
     """Reference HMAC in Python (tests, notebooks): the same output as the Spark expression."""
-    import hmac
-
     return hmac.new(salt.encode("utf-8"), value.encode("utf-8"), hashlib.sha256).hexdigest().upper()
 
 

@@ -50,7 +50,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from eljobs.sanitize.allowlist import (
     HASH,
@@ -64,7 +64,14 @@ from eljobs.sanitize.allowlist import (
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
-    from pyspark.sql.types import DataType, StructField, StructType
+    from pyspark.sql.types import (
+        ArrayType,
+        DataType,
+        MapType,
+        StringType,
+        StructField,
+        StructType,
+    )
 
 
 class _Leaf:
@@ -120,13 +127,11 @@ class TableMask:
 
 
 def _type_ddl(dt: DataType) -> str:
-    from pyspark.sql.types import ArrayType, MapType, StructType
-
-    if isinstance(dt, StructType):
+    if _is_struct(dt):
         return "STRUCT<" + ", ".join(f"{_q(f.name)}: {_type_ddl(f.dataType)}" for f in dt) + ">"
-    if isinstance(dt, ArrayType):
+    if _is_array(dt):
         return f"ARRAY<{_type_ddl(dt.elementType)}>"
-    if isinstance(dt, MapType):
+    if _is_map(dt):
         return f"MAP<{_type_ddl(dt.keyType)}, {_type_ddl(dt.valueType)}>"
     return dt.simpleString().upper()
 
@@ -156,22 +161,24 @@ class _Ctx:
         return AllowlistError(message, table=self.table, path=path, source=self.source)
 
 
-def _is_struct(dt: DataType) -> bool:
-    from pyspark.sql.types import StructType
-
-    return isinstance(dt, StructType)
+# Types are told by Spark's type names (StructType, MapType, StringType, ArrayType have no
+# subclasses, so this is isinstance): compiling a mask needs no pyspark import (see below).
 
 
-def _is_map(dt: DataType) -> bool:
-    from pyspark.sql.types import MapType
-
-    return isinstance(dt, MapType)
+def _is_struct(dt: DataType) -> TypeGuard[StructType]:
+    return dt.typeName() == "struct"
 
 
-def _is_string(dt: DataType) -> bool:
-    from pyspark.sql.types import StringType
+def _is_map(dt: DataType) -> TypeGuard[MapType]:
+    return dt.typeName() == "map"
 
-    return isinstance(dt, StringType)
+
+def _is_array(dt: DataType) -> TypeGuard[ArrayType]:
+    return dt.typeName() == "array"
+
+
+def _is_string(dt: DataType) -> TypeGuard[StringType]:
+    return dt.typeName() == "string"
 
 
 def _compile_struct(
@@ -202,7 +209,7 @@ def _compile_field(f: StructField, value: Node | None, path: str, ctx: _Ctx) -> 
             return KEEP_NODE
         if isinstance(value, Mapping):
             if _is_struct(dt):
-                return _compile_struct(dt, value, path, ctx)  # type: ignore[arg-type]
+                return _compile_struct(dt, value, path, ctx)
             return _compile_map(dt, value, path, ctx)
         raise ctx.error(
             f"Invalid allowlist value {render(value)} for nested field {field_ddl(f)}", path
@@ -364,12 +371,9 @@ def _check_nullable(node: MaskNode, dt: DataType, path: str, ctx: _Ctx) -> None:
 
 # --------------------------------------------------------------------------------------------
 # Application (native Spark expressions)
-
-
-def _null(dt: DataType) -> Column:
-    from pyspark.sql import functions as F
-
-    return F.lit(None).cast(dt)
+#
+# pyspark and the hashing columns are imported inside these functions: eljobs.sanitize is also
+# imported by ``salts rotate``, which runs on a local directory without Spark.
 
 
 #: ``(K ⊕ ipad, K ⊕ opad)`` as binary columns.
@@ -387,7 +391,7 @@ def _expr(node: MaskNode, col: Column, dt: DataType, nullable: bool, salt: Keys 
         if _is_map(dt):
             # NULL stays NULL, anything else becomes an empty map of the same type.
             return F.map_filter(col, lambda _k, _v: F.lit(False))
-        return _null(dt)
+        return F.lit(None).cast(dt)
     if node is HASH_NODE:
         assert salt is not None
         return hmac_from_padded_keys(col, *salt)
@@ -401,7 +405,8 @@ def _expr(node: MaskNode, col: Column, dt: DataType, nullable: bool, salt: Keys 
             for f in dt.fields  # type: ignore[attr-defined]
         ]
         rebuilt = F.struct(*parts)
-        return F.when(col.isNull(), _null(dt)).otherwise(rebuilt) if nullable else rebuilt
+        null = F.lit(None).cast(dt)
+        return F.when(col.isNull(), null).otherwise(rebuilt) if nullable else rebuilt
     if isinstance(node, MapMask):
         keys = list(node.keys)
         kept = F.map_filter(col, lambda k, _v: F.lower(k).isin(keys))

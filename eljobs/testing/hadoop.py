@@ -308,6 +308,7 @@ class MiniHadoopCluster:
         That URI is what ``spark.yarn.archive`` takes (a site does the same once per Spark
         version): without it every submission zips and uploads the 460 MB of jars again.
         """
+        # Lazy: the mini-cluster command runs without pyspark loaded until it is asked for this.
         import pyspark
 
         jars = Path(pyspark.__file__).resolve().parent / "jars"

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import jsonschema
 import yaml
 
 from eljobs.eventlogging.schemas import (
@@ -227,8 +228,6 @@ def _object(schema: Mapping[str, Any], rng: random.Random) -> dict[str, Any]:
 
 
 def _validator(schema: Mapping[str, Any]) -> Any:
-    import jsonschema
-
     top = dict(schema)
     top.setdefault("additionalProperties", False)  # as the processor encapsulates it
     return jsonschema.Draft3Validator(top)

@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from eljobs.io.fs import LocalFileSystem
 from eljobs.refine.targets import (
+    DiscoveryScope,
     RefineTarget,
     TargetDiscoveryError,
     candidate_paths,
     db_hour_bounds,
+    discover_fs_targets,
     match_candidate,
     parse_hive_partition_path,
     partition_hour,
@@ -166,3 +170,36 @@ def test_table_collisions_name_every_dataset_of_a_shared_table():
     assert table_collisions(targets) == {
         "event.bar_x": ["/raw/eventlogging_Bar'x", "/raw/eventlogging_Bar;x"]
     }
+
+
+def test_fs_discovery_takes_its_settings_as_arguments(tmp_path: Path):
+    # No RefineConfig: the window, the regex, the filters and the output are plain arguments.
+    raw = tmp_path / "raw"
+    for dataset, hour in (
+        ("eventlogging_Foo", 3),
+        ("eventlogging_Foo", 4),
+        ("eventlogging_Bar", 3),
+    ):
+        d = raw / dataset / f"year=2024/month=01/day=05/hour={hour:02d}"
+        d.mkdir(parents=True)
+        (d / "part-0.json").write_text("{}\n")
+    scope = DiscoveryScope(
+        since=datetime(2024, 1, 5, 3, tzinfo=UTC),
+        until=datetime(2024, 1, 5, 6, tzinfo=UTC),
+        output_database="event",
+        output_path="/out/",
+        exclude=re.compile("bar"),
+    )
+    got = discover_fs_targets(
+        LocalFileSystem("file:///"),
+        scope,
+        input_path=str(raw),
+        regex=re.compile(r".*/eventlogging_(.+)/year=(\d+)/month=(\d+)/day=(\d+)/hour=(\d+)"),
+        capture_groups=("table", "year", "month", "day", "hour"),
+        datetime_format="'year='yyyy/'month='MM/'day='dd/'hour='HH",
+    )
+    assert [(t.qualified_table, t.partition_path) for t in got] == [
+        ("event.foo", "/out/foo/year=2024/month=1/day=5/hour=3"),
+        ("event.foo", "/out/foo/year=2024/month=1/day=5/hour=4"),
+    ]
+    assert {t.dataset for t in got} == {f"file:{raw}/eventlogging_Foo"}

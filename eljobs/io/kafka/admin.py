@@ -9,6 +9,10 @@ from typing import Any
 from eljobs.io.kafka.errors import KafkaSinkError, KafkaUnreachableError
 from eljobs.io.kafka.options import admin_config
 
+# confluent_kafka (librdkafka, about 0.1 s to load) is imported inside the functions that talk
+# to a broker: the backfill and extract jobs import eljobs.io.kafka whether or not a run uses
+# Kafka (a backfill to files never does).
+
 
 def existing_topics(
     bootstrap_servers: str, options: Mapping[str, str], timeout_s: float

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
 from eljobs.io.kafka.errors import KafkaContractError
 
 if TYPE_CHECKING:
@@ -21,9 +24,6 @@ def prepare_frame(df: DataFrame, topic: str | None = None) -> DataFrame:
     Raises:
         KafkaContractError: a column is missing or has the wrong type (named with both types).
     """
-    from pyspark.sql import functions as F
-    from pyspark.sql import types as T
-
     fields = {f.name: f.dataType for f in df.schema.fields}
     problems = []
 
@@ -70,8 +70,6 @@ RECORD_OVERHEAD_MIN = 68
 
 
 def _payload_bytes(df: DataFrame) -> Any:
-    from pyspark.sql import functions as F
-
     def size(name: str) -> Any:
         return F.coalesce(F.octet_length(F.col(name)), F.lit(0))
 
@@ -97,8 +95,6 @@ def topic_stats(df: DataFrame) -> dict[str, tuple[int, int]]:
     Raises:
         KafkaContractError: some rows have a null topic.
     """
-    from pyspark.sql import functions as F
-
     out: dict[str, tuple[int, int]] = {}
     rows = (
         df.groupBy("topic")
@@ -125,8 +121,6 @@ def rows_per_topic(df: DataFrame) -> dict[str, int]:
 
 def oversized_per_topic(df: DataFrame, limits: dict[str, int]) -> dict[str, int]:
     """Rows of each topic in ``limits`` too large for its ``max.message.bytes`` (one action)."""
-    from pyspark.sql import functions as F
-
     cond = None
     for t, limit in limits.items():
         c = (F.col("topic") == t) & (_payload_bytes(df) > limit - RECORD_OVERHEAD_MIN)

@@ -5,6 +5,7 @@ whose tasks run in Spark's Python workers, one consumer per planned partition ra
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,9 @@ except ImportError:  # pragma: no cover - a cluster brings its own pyspark
     DataSource = object  # type: ignore[assignment,misc]
     DataSourceReader = object  # type: ignore[assignment,misc]
     InputPartition = object  # type: ignore[assignment,misc]
+
+# pyarrow and confluent_kafka are imported in the executors' read tasks only: extract's driver
+# imports this module and needs neither.
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -119,8 +123,6 @@ def read_range(
             offset (a broker that lost messages, or came back without them). The message names
             the servers, topic, partition and offsets.
     """
-    import time
-
     from confluent_kafka import Consumer, KafkaError, TopicPartition
 
     servers = conf.get("bootstrap.servers", "?")

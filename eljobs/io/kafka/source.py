@@ -51,6 +51,10 @@ from eljobs.io.kafka.window import (
     to_ms,
 )
 
+# confluent_kafka (librdkafka, about 0.1 s to load) is imported inside the functions that talk
+# to a broker: the backfill and extract jobs import eljobs.io.kafka whether or not a run uses
+# Kafka (a backfill to files never does).
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 

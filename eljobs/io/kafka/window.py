@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from eljobs.errors import InputError
+from eljobs.timewindow import to_utc
 
 SOURCE_NAME = "eljobs_kafka_source"
 SCHEMA = (
@@ -55,6 +56,4 @@ class PartitionRange:
 
 def to_ms(dt: datetime) -> int:
     """Milliseconds since the epoch (aware or UTC-naive datetime)."""
-    from eljobs.timewindow import to_utc
-
     return int(to_utc(dt).timestamp() * 1000)

@@ -25,6 +25,9 @@ except ImportError:  # pragma: no cover
     DataSourceArrowWriter = object  # type: ignore[assignment,misc]
     WriterCommitMessage = object  # type: ignore[assignment,misc]
 
+# confluent_kafka is imported in the producing task only: the driver imports this module for
+# every backfill, Kafka or not (see eljobs.io.kafka.admin).
+
 if TYPE_CHECKING:
     import pyarrow as pa
     from pyspark.sql.types import StructType
