@@ -42,7 +42,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from py4j.protocol import Py4JError
 from pyspark import StorageLevel
+from pyspark.errors import PySparkException
 from pyspark.sql import functions as F
 
 from eljobs.config import option
@@ -268,9 +270,6 @@ def _read_check_write(
     """Read the window once (into a cache), account for it, check it against the plan, then
     write it; the reader used. The report's rows are filled before the check and the write, so
     a failure report holds what was read."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
     report = tracker.report
     df, reader = read_window(
         spark,
@@ -348,7 +347,6 @@ def _check_against_plan(
 ) -> int:
     """Fail unless the reader returned every planned offset once (see
     :func:`eljobs.io.kafka.source.check_read`); the planned offsets without a message."""
-    from pyspark.sql import functions as F
 
     per_partition = (
         shaped.groupBy("topic", "partition")
@@ -382,9 +380,6 @@ def _check_against_plan(
 
 def _is_spark_error(e: BaseException) -> bool:
     """Whether ``e`` is an error Spark raised for a failed job (Java or Python side)."""
-    from py4j.protocol import Py4JError
-    from pyspark.errors import PySparkException
-
     return isinstance(e, (Py4JError, PySparkException))
 
 

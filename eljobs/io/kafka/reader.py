@@ -98,7 +98,7 @@ def _batch(cols: dict[str, list[Any]]) -> pa.RecordBatch:
 
 def _is_progress(m: Any) -> bool:
     """Whether a consumed item is a message or the end of the partition (not an error)."""
-    from confluent_kafka import KafkaError
+    from confluent_kafka import KafkaError  # on the executor, with the consumer that needs it
 
     err = m.error()
     return err is None or err.code() == KafkaError._PARTITION_EOF
