@@ -334,6 +334,16 @@ appender.out.layout.pattern = %d{ISO8601} %p %c{1}: %m%n
 """
 
 
+def storage_format_args(cluster_id: str, props: Path) -> list[str]:
+    """The storage tool's ``format`` command for a new cluster id.
+
+    The id goes as one ``--cluster-id=ID`` argument: a base64url id starts with ``-`` once in
+    64 draws, and as a separate argument the tool's parser took it for an option ("argument
+    --cluster-id/-t: expected one argument"), which failed a test run's broker now and then.
+    """
+    return ["kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}", "-c", str(props)]
+
+
 class ApacheKafkaBroker(Broker):
     """Apache Kafka (the ``kafka-broker`` jars of the set-up), one KRaft node on loopback.
 
@@ -426,8 +436,7 @@ class ApacheKafkaBroker(Broker):
         if (self.data_dir / "log" / "meta.properties").exists():
             return  # formatted by an earlier start: keep its log
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
-        cmd = [*self._jvm_args(), "kafka.tools.StorageTool", "format"]
-        cmd += ["-t", cluster_id, "-c", str(props)]
+        cmd = [*self._jvm_args(), *storage_format_args(cluster_id, props)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             raise BrokerError(

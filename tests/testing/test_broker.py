@@ -19,6 +19,7 @@ from eljobs.testing.broker import (
     TansuBroker,
     free_port,
     read_topic,
+    storage_format_args,
     wait_until_ready,
 )
 
@@ -89,6 +90,13 @@ def test_apache_kill_then_restart_keeps_its_disk_log(tmp_path: Path) -> None:
         got = read_topic(b.bootstrap_servers, "brk_keep", timeout_s=30)
         assert [(m["offset"], m["value"]) for m in got] == [(0, b"m0"), (1, b"m1"), (2, b"m2")]
     assert (tmp_path / "kafka" / "log" / "meta.properties").exists()  # caller's dir is kept
+
+
+def test_a_cluster_id_starting_with_a_dash_stays_one_argument(tmp_path: Path) -> None:
+    # The storage tool's parser read "-B3l..." given apart as an option (a CI run failed so).
+    args = storage_format_args("-B3l_x", tmp_path / "server.properties")
+    assert "--cluster-id=-B3l_x" in args
+    assert "-B3l_x" not in args
 
 
 def test_unknown_impl_is_refused_naming_the_choices() -> None:
