@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from eljobs.io.kafka.source import RangeRead, check_read
+from eljobs.io.kafka.window import to_ms
 from eljobs.io.kafka_source import (
     KafkaSourceError,
     PartitionRange,
@@ -199,12 +200,25 @@ def three_hours(broker: Broker) -> dict[str, Any]:
     base = datetime(2024, 4, 1, 9, tzinfo=UTC)
     p = Producer({"bootstrap.servers": broker.bootstrap_servers})
     by_hour: dict[int, list[str]] = {0: [], 1: [], 2: []}
+    failed: list[str] = []
+
+    def delivered(err: Any, msg: Any) -> None:
+        if err is not None:
+            failed.append(f"{msg.partition()}: {err}")
+
     for i in range(3 * 120):
         dt = base + timedelta(seconds=30 * i)
         value = f"{i}@{dt:%H:%M:%S}"
-        p.produce(topic, value.encode(), partition=i % 2, timestamp=int(dt.timestamp() * 1000))
+        p.produce(
+            topic,
+            value.encode(),
+            partition=i % 2,
+            timestamp=int(dt.timestamp() * 1000),
+            on_delivery=delivered,
+        )
         by_hour[i // 120].append(value)
-    assert p.flush(10) == 0
+    assert p.flush(30) == 0
+    assert not failed, failed[:5]
     return {"topic": topic, "base": base, "by_hour": by_hour}
 
 
@@ -271,3 +285,62 @@ def test_an_exact_range_past_the_partition_end_fails_instead_of_returning_part(
     conf = consumer_config(broker.bootstrap_servers, {})
     with pytest.raises(KafkaSourceError, match=r"ends at offset 180, before the planned end 200"):
         list(read_range(rng, conf, 30.0))
+
+
+def test_newest_timestamps_come_from_the_broker(
+    broker: Broker, three_hours: dict[str, Any]
+) -> None:
+    from eljobs.io.kafka.source import _newer_than
+
+    topic, base = three_hours["topic"], three_hours["base"]
+    parts = [(topic, 0), (topic, 1)]
+    newest = _newer_than(broker.bootstrap_servers, {}, parts, to_ms(base), 30.0)
+    # Partition 0 ends with message 358 (11:59:00), partition 1 with 359 (11:59:30).
+    last = base + timedelta(hours=2, minutes=59)
+    assert newest == [((topic, 0), to_ms(last)), ((topic, 1), to_ms(last) + 30_000)]
+    assert (
+        _newer_than(broker.bootstrap_servers, {}, parts, to_ms(base + timedelta(hours=3)), 30.0)
+        == []
+    )
+
+
+@pytest.mark.parametrize("lies", [1, 99])
+def test_a_partition_said_empty_against_its_newest_timestamp_is_asked_again_then_refused(
+    monkeypatch: pytest.MonkeyPatch, broker: Broker, three_hours: dict[str, Any], lies: int
+) -> None:
+    """A broker answering "nothing at or after since" for a partition that holds the window
+    (seen once on a loaded CI machine) must not make the plan drop the partition silently:
+    asked again, a right answer gives the full plan; a persistent wrong one fails naming it."""
+    import confluent_kafka
+
+    from eljobs.io.kafka import source
+
+    topic, base = three_hours["topic"], three_hours["base"]
+    since = base + timedelta(hours=1)
+    told = {"n": 0}
+
+    class LyingConsumer(confluent_kafka.Consumer):  # type: ignore[misc]
+        def offsets_for_times(self, partitions: Any, *args: Any, **kwargs: Any) -> Any:
+            found = super().offsets_for_times(partitions, *args, **kwargs)
+            if partitions[0].offset == to_ms(since) and told["n"] < lies:
+                told["n"] += 1
+                for tp in found:
+                    if tp.partition == 0:
+                        tp.offset = -1
+            return found
+
+    monkeypatch.setattr(confluent_kafka, "Consumer", LyingConsumer)
+    monkeypatch.setattr(source, "_CONFIRM_PAUSE_S", 0.01)
+    plan = dict(bootstrap_servers=broker.bootstrap_servers, topics=[topic], since=since)
+    if lies == 1:
+        ranges = plan_ranges(**plan, until=base + timedelta(hours=2))  # type: ignore[arg-type]
+        assert sorted((r.partition, r.start_offset, r.end_offset) for r in ranges) == [
+            (0, 60, 120),
+            (1, 60, 120),
+        ]
+        assert told["n"] == 1
+    else:
+        with pytest.raises(
+            KafkaSourceError, match=rf"{topic}\[0\] is at or after .* asked 4 times"
+        ):
+            plan_ranges(**plan, until=base + timedelta(hours=2))  # type: ignore[arg-type]

@@ -16,9 +16,11 @@ whose timestamp is ``>= until`` (or the end of the partition).
 On a broker that answers offset look-ups correctly (Apache Kafka), the plan is exact: per
 partition, ``[offsets_for_times(since), offsets_for_times(until))``, the end being the
 partition's end offset (the last stable offset, as the readers read committed messages only)
-when no message is at or after ``until``. Both readers read only those offsets (Spark's source
-with ``startingOffsets``/``endingOffsets``), and a partition that ends before its planned end
-fails the read instead of returning part of the window. :func:`check_read` compares what a
+when no message is at or after ``until``. A partition said to hold nothing at or after ``since``
+is dropped from the plan only when its newest timestamp agrees (asked again, then refused).
+Both readers read only those offsets (Spark's source with ``startingOffsets``/``endingOffsets``),
+and a partition that ends before its planned end fails the read instead of returning part of
+the window. :func:`check_read` compares what a
 reader returned with the plan (the extract job runs it before writing).
 
 A broker that ignores the timestamp of ``offsets_for_times`` (Tansu answers the earliest offset
@@ -33,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -140,7 +143,23 @@ def plan_ranges(
                         f"offset for {what} of {tp.topic}[{tp.partition}] on "
                         f"{bootstrap_servers}: {tp.error}"
                     )
+                if tp.offset < -1:
+                    # -1 is Kafka's "no message at or after this time"; any other negative
+                    # value is a client sentinel (invalid, logical offsets), not an answer.
+                    raise KafkaSourceError(
+                        f"offset for {what} of {tp.topic}[{tp.partition}] on "
+                        f"{bootstrap_servers}: expected an offset or -1 (none at or after), "
+                        f"got {tp.offset}"
+                    )
                 out[(tp.topic, tp.partition)] = int(tp.offset)
+            unanswered = [
+                f"{t}[{p}]" for t, p in ((x.topic, x.partition) for x in asked) if (t, p) not in out
+            ]
+            if unanswered:
+                raise KafkaSourceError(
+                    f"offsets for {what} from {bootstrap_servers}: no answer for "
+                    f"{', '.join(unanswered[:10])} (expected one per partition)"
+                )
             return out
 
         starts = by_time(since_ms, since.isoformat())
@@ -161,6 +180,33 @@ def plan_ranges(
                 for (t, p), off in starts.items()
                 if off >= 0
             ]
+        # "Nothing at or after since" skips the partition: before trusting it, make sure the
+        # partition's newest timestamp agrees, else the window would silently lose it.
+        for attempt in range(_CONFIRM_ATTEMPTS):
+            empty = [tp for tp, off in starts.items() if off < 0]
+            contradicted = _newer_than(bootstrap_servers, options, empty, since_ms, timeout_s)
+            if not contradicted:
+                break
+            if attempt + 1 == _CONFIRM_ATTEMPTS:
+                raise KafkaSourceError(
+                    f"brokers {bootstrap_servers} answer that no message of "
+                    + ", ".join(f"{t}[{p}]" for (t, p), _ in contradicted[:5])
+                    + f" is at or after {since.isoformat()}, but the same partitions hold "
+                    "messages stamped "
+                    + ", ".join(str(ts) for _, ts in contradicted[:5])
+                    + f" (ms) by their newest-timestamp offset; asked {_CONFIRM_ATTEMPTS} "
+                    "times. Expected the two answers to agree; the window would miss these "
+                    "partitions"
+                )
+            log.warning(
+                "brokers %s: offsets by time say nothing at or after %s in %s but their "
+                "newest timestamps disagree; asking again",
+                bootstrap_servers,
+                since.isoformat(),
+                ", ".join(f"{t}[{p}]" for (t, p), _ in contradicted[:5]),
+            )
+            time.sleep(_CONFIRM_PAUSE_S)
+            starts = by_time(since_ms, since.isoformat())
         ends = by_time(until_ms, until.isoformat())
         ranges = []
         for (t, p), start in sorted(starts.items()):
@@ -185,6 +231,47 @@ def plan_ranges(
 
 # 9999-12-31: after every message's timestamp (see plan_ranges).
 _FAR_FUTURE_MS = 253_402_214_400_000
+
+# How often plan_ranges asks again when "nothing at or after since" contradicts a partition's
+# newest timestamp, and the pause between asks.
+_CONFIRM_ATTEMPTS = 4
+_CONFIRM_PAUSE_S = 2.0
+
+
+def _newer_than(
+    servers: str,
+    options: Mapping[str, str],
+    partitions: Sequence[tuple[str, int]],
+    since_ms: int,
+    timeout_s: float,
+) -> list[tuple[tuple[str, int], int]]:
+    """The partitions among ``partitions`` whose newest message (Kafka's max-timestamp offset
+    look-up) is stamped at or after ``since_ms``, with that timestamp. A broker that cannot
+    answer the look-up (before Kafka 3.0) confirms nothing and contradicts nothing."""
+    if not partitions:
+        return []
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+
+    client, _ = split_options(options)
+    admin = AdminClient({**client, "bootstrap.servers": servers})
+    asked = {TopicPartition(t, p): OffsetSpec.max_timestamp() for t, p in partitions}
+    out = []
+    try:
+        futures = admin.list_offsets(asked, request_timeout=timeout_s)
+        for tp, fut in futures.items():
+            info = fut.result(timeout=timeout_s)
+            if info.offset >= 0 and info.timestamp >= since_ms:
+                out.append(((tp.topic, tp.partition), int(info.timestamp)))
+    except Exception as e:
+        log.warning(
+            "brokers %s did not answer the newest-timestamp look-up (%s): partitions with "
+            "nothing at or after the window's start are taken as the offset look-up says",
+            servers,
+            e,
+        )
+        return []
+    return sorted(out)
 
 
 def _end_offset(consumer: Any, topic: str, partition: int, servers: str, timeout_s: float) -> int:
