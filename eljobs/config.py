@@ -71,9 +71,94 @@ class JobConfig:
         return []
 
     def __post_init__(self) -> None:
+        self.coerce_fields()
         problems = list(self.validate())
         if problems:
             raise ConfigError(problems)
+
+    def coerce_fields(self) -> None:
+        """Make every field's value fit its annotated type, as the command line would.
+
+        Python callers (notebooks) may pass an option's command-line text
+        (``since="2024-01-05T03"``, ``topics_regex="eventlogging_.*"``): it is converted exactly
+        as :func:`parse_config` converts it. A list becomes a tuple and a whole number a float
+        where those are expected. Anything else of the wrong type is a :class:`ConfigError`
+        naming the option, before :meth:`validate` (or a subclass's normalization) trips over
+        it. Idempotent.
+
+        Raises:
+            ConfigError: every option whose value does not fit, with what was expected.
+        """
+        hints = _field_types(type(self))
+        problems = []
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            tp = hints.get(f.name)
+            if tp is None:
+                continue
+            value = getattr(self, f.name)
+            try:
+                fitted = _fit(tp, value, pair_sep=f.metadata.get("pair_sep", ":"))
+            except ValueError as e:
+                shown = "<secret>" if f.metadata.get("secret") else repr(value)
+                problems.append(f"--{f.name}: {e} (given {shown})")
+                continue
+            if fitted is not value:
+                object.__setattr__(self, f.name, fitted)
+        if problems:
+            raise ConfigError(problems)
+
+
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    """The resolved annotations of a config class (cached: resolving them is not free)."""
+    if cls not in _FIELD_TYPES:
+        _FIELD_TYPES[cls] = typing.get_type_hints(cls)
+    return _FIELD_TYPES[cls]
+
+
+def _fit(tp: Any, value: Any, *, pair_sep: str = ":") -> Any:
+    """``value`` as an instance of ``tp`` (the same object when it already is one).
+
+    Raises:
+        ValueError: it is not and cannot be converted; the message says what was expected.
+    """
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        non_none = [a for a in args if a is not type(None)]
+        if len(non_none) == 1:
+            return _fit(non_none[0], value, pair_sep=pair_sep)
+        return value
+    if origin is Literal:
+        if value not in args:
+            raise ValueError(f"expected one of {', '.join(map(str, args))}")
+        return value
+    kinds: dict[Any, tuple[type, ...]] = {
+        bool: (bool,),
+        int: (int,),
+        float: (int, float),
+        str: (str,),
+        datetime: (datetime,),
+        tuple: (tuple, list),
+        dict: (Mapping,),
+        re.Pattern: (re.Pattern,),
+    }
+    want = kinds.get(origin or tp)
+    if want is None:
+        return value
+    if isinstance(value, str) and tp is not str:
+        return convert_value(tp, value, pair_sep=pair_sep)
+    if not isinstance(value, want) or (isinstance(value, bool) and tp in (int, float)):
+        raise ValueError(f"expected {describe_type(tp)}, found {type(value).__name__}")
+    if tp is float and isinstance(value, int):
+        return float(value)
+    if origin is tuple and isinstance(value, list):
+        return tuple(value)
+    return value
 
 
 class HelpRequested(Exception):

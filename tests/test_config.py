@@ -165,6 +165,40 @@ def test_a_config_built_in_python_is_validated_too() -> None:
     assert Demo(output_path="/x", limit=1).limit == 1
 
 
+def test_a_config_built_in_python_takes_command_line_text_and_lists() -> None:
+    cfg = Demo(
+        output_path="/x",
+        since="2024-01-05T03",  # type: ignore[arg-type]
+        limit="7",  # type: ignore[arg-type]
+        topics=["a", "b"],  # type: ignore[arg-type]
+        include="eventlogging_.*",  # type: ignore[arg-type]
+        dry_run="true",  # type: ignore[arg-type]
+    )
+    assert cfg.since == datetime(2024, 1, 5, 3, tzinfo=UTC)
+    assert (cfg.limit, cfg.topics, cfg.dry_run) == (7, ("a", "b"), True)
+    assert cfg.include is not None and cfg.include.fullmatch("eventlogging_x")
+
+
+def test_a_config_of_wrong_types_names_every_option_and_hides_secrets() -> None:
+    with pytest.raises(ConfigError) as e:
+        Demo(
+            output_path=3,  # type: ignore[arg-type]
+            since=1704423600,  # type: ignore[arg-type]
+            dry_run=1,  # type: ignore[arg-type]
+            mode="c",  # type: ignore[arg-type]
+            limit="many",  # type: ignore[arg-type]
+            password=12345,  # type: ignore[arg-type]
+        )
+    assert e.value.problems == [
+        "--output_path: expected str, found int (given 3)",
+        "--since: expected datetime|hours-ago, found int (given 1704423600)",
+        "--limit: expected a whole number, found 'many' (given 'many')",
+        "--dry_run: expected bool, found int (given 1)",
+        "--mode: expected one of a, b (given 'c')",
+        "--password: expected str, found int (given <secret>)",
+    ]
+
+
 def test_help_lists_every_option_with_default() -> None:
     with pytest.raises(HelpRequested) as h:
         parse_config(Demo, ["--help"])

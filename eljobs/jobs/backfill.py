@@ -167,6 +167,7 @@ class Config(KafkaOptions):
     )
 
     def __post_init__(self) -> None:
+        self.coerce_fields()
         # List options are split at commas, but a Kafka URI lists its brokers with commas:
         # glue back every piece that does not start a URI of its own.
         object.__setattr__(self, "output", rejoin_uris(self.output))
