@@ -22,6 +22,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+#: The production databases, and one for refine FS mode over colliding and glob-like names.
+DATABASES = ("event", "event_sanitized", "event_collide")
+
 
 def _step(result: dict[str, Any], name: str, fn: Callable[[], int]) -> None:
     try:
@@ -31,7 +34,8 @@ def _step(result: dict[str, Any], name: str, fn: Callable[[], int]) -> None:
 
 
 def main(plan_path: str, result_path: str) -> int:
-    """Copy the inputs to HDFS and run backfill, refine, salts rotate and refine_sanitize."""
+    """Copy the inputs to HDFS and run backfill, refine, salts rotate, refine_sanitize, and
+    refine over dataset directories whose names collide or hold glob characters."""
     from eljobs.jobs import backfill, refine, refine_sanitize
     from eljobs.jobs import salts as salts_job
     from eljobs.spark import get_session
@@ -59,7 +63,12 @@ def main(plan_path: str, result_path: str) -> int:
         spark.createDataFrame([(x,) for x in text], "value STRING").coalesce(1).write.text(
             directory
         )
-    for db in ("event", "event_sanitized"):
+    for path, lines_of_file in plan["collide_inputs"].items():
+        # Written byte for byte by Hadoop: the directory names hold glob characters.
+        out = hadoop_fs.create(jvm.org.apache.hadoop.fs.Path(path))
+        out.write(bytearray("".join(f"{x}\n" for x in lines_of_file).encode()))
+        out.close()
+    for db in DATABASES:
         # The production databases; their tables live where the configuration files say.
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {db}")
 
@@ -67,9 +76,10 @@ def main(plan_path: str, result_path: str) -> int:
     _step(result, "refine", lambda: refine.main(plan["refine_argv"]))
     _step(result, "salts", lambda: salts_job.main(plan["salts_argv"]))
     _step(result, "refine_sanitize", lambda: refine_sanitize.main(plan["sanitize_argv"]))
+    _step(result, "refine_collide", lambda: refine.main(plan["collide_argv"]))
 
     tables: dict[str, Any] = {}
-    for db in ("event", "event_sanitized"):
+    for db in DATABASES:
         for t in spark.catalog.listTables(db):
             name = f"{db}.{t.name}"
             df = spark.table(name)

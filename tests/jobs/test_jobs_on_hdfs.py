@@ -53,6 +53,19 @@ RAW_HOURLY = "/wmf/data/raw/eventlogging_client_side/eventlogging-client-side/ho
 BACKFILL_OUT = "/wmf/data/backfill/out"
 LEGACY_RAW = "/wmf/data/raw/eventlogging_legacy"
 SALTS = "/user/hdfs/salts/event_sanitized"
+COLLIDE_RAW = "/wmf/data/raw/collide"
+#: Bar'x and Bar;x both normalize to table bar_x; the others hold glob characters that,
+#: unescaped, would read a neighbour's files (Q? matches Qx, S[x] matches Sx, A{b,c} matches Ab).
+COLLIDE_COUNTS = {
+    "Bar'x": 13,
+    "Bar;x": 14,
+    "Q?": 1,
+    "Qx": 2,
+    "S[x]": 3,
+    "Sx": 4,
+    "A{b,c}": 5,
+    "Ab": 6,
+}
 
 
 def _prop(path: Path, key: str) -> str:
@@ -122,7 +135,23 @@ def chain(
         f.write_text(json.dumps(_capsules(schemas_dir, name, el)))
         hour_dir = f"{LEGACY_RAW}/eventlogging_{el}/year=2024/month=01/day=05/hour=03"
         refine_inputs[hour_dir] = str(f)
+    collide_inputs = {
+        f"{COLLIDE_RAW}/eventlogging_{name}/year=2024/month=01/day=05/hour=03/part-00000.json": [
+            json.dumps({"schema": name, "n": i}) for i in range(n)
+        ]
+        for name, n in COLLIDE_COUNTS.items()
+    }
     plan = {
+        "collide_inputs": collide_inputs,
+        "collide_argv": [
+            f"--input_path={COLLIDE_RAW}",
+            r"--input_path_regex=eventlogging_(.+)/year=(\d+)/month=(\d+)/day=(\d+)/hour=(\d+)",
+            "--input_path_regex_capture_groups=table,year,month,day,hour",
+            "--output_path=/wmf/data/collide",
+            "--output_database=event_collide",
+            "--since", SINCE, "--until", UNTIL,
+            "--report_path", "hdfs:///wmf/reports/collide.json",
+        ],
         "backfill_schemas": str(tmp / "backfill-schemas"),
         "backfill_schemas_path": _prop(backfill_conf, "schemas_path"),
         "allowlist": str(shared_data / "allowlists" / "event_sanitized_analytics_allowlist.yaml"),
@@ -272,3 +301,27 @@ def test_refine_sanitize_reads_allowlist_and_salts_from_bare_hdfs_paths(
         .strip()
     )
     assert salt and salt not in chain["log"] and salt not in everything
+
+
+def test_refine_on_hdfs_fails_colliding_names_and_reads_glob_like_names_literally(
+    chain: dict[str, Any], hadoop_cluster: MiniHadoopCluster
+) -> None:
+    outcome = chain["refine_collide"]
+    assert outcome.get("code") == 1, outcome.get("trace") or chain["log"][-6000:]
+    tables = {
+        k.split(".")[1]: v for k, v in chain["tables"].items() if k.startswith("event_collide.")
+    }
+    # Neither colliding dataset became table bar_x; its hour is flagged failed on HDFS.
+    assert "bar_x" not in tables
+    failed_hour = "/wmf/data/collide/bar_x/year=2024/month=1/day=5/hour=3"
+    assert "_REFINE_FAILED" in {e["pathSuffix"] for e in hadoop_cluster.list_status(failed_hour)}
+    # Each glob-like directory was read alone.
+    expected = {"q_": 1, "qx": 2, "s_x_": 3, "sx": 4, "a_b_c_": 5, "ab": 6}
+    assert {t: len(v["rows"]) for t, v in tables.items()} == expected
+    report = json.loads(hadoop_cluster.read_bytes("/wmf/reports/collide.json"))
+    assert report["ok"] is False
+    failures = [r for r in report["rows"] if r["status"] == "failed"]
+    assert len(failures) == 2
+    for r in failures:
+        assert "TableNameCollisionError" in r["error"]
+        assert "eventlogging_Bar'x" in r["error"] and "eventlogging_Bar;x" in r["error"]
