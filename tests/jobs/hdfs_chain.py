@@ -56,6 +56,7 @@ def main(plan_path: str, result_path: str) -> int:
     result: dict[str, Any] = {"default_fs": hconf.get("fs.defaultFS")}
     put(plan["backfill_schemas"], plan["backfill_schemas_path"])
     put(plan["allowlist"], plan["allowlist_path"])
+    put(plan["refine_schemas"], plan["refine_schemas_path"])
     lines = json.loads(Path(plan["raw_lines"]).read_text())
     write_sequence_hour(spark, plan["raw_hour_path"], lines)
     for directory, capsules in plan["refine_inputs"].items():

@@ -8,8 +8,9 @@ cluster host) runs:
   under its bare ``input_path``, schemas under its bare ``schemas_path``, and a file sink on a
   bare path instead of the site's brokers (the one change: the Kafka hosts);
 * refine with ``conf/refine_eventlogging_legacy.properties`` unchanged but for the window, the
-  schema repository (a local folder: refine's schema loaders read local folders only), the
-  geocoding database and e-mail: Hive tables located on HDFS, their data files there;
+  schema repository (EventLogging schemas in a bare HDFS directory, as the site's schema service
+  is not here), the geocoding database and e-mail: Hive tables located on HDFS, their data files
+  there;
 * ``salts rotate`` on the bare salts directory of the sanitize configuration;
 * refine_sanitize with ``conf/refine_sanitize_analytics_immediate.properties``: allowlist and
   salts read from the bare HDFS paths it names.
@@ -53,6 +54,7 @@ RAW_HOURLY = "/wmf/data/raw/eventlogging_client_side/eventlogging-client-side/ho
 BACKFILL_OUT = "/wmf/data/backfill/out"
 LEGACY_RAW = "/wmf/data/raw/eventlogging_legacy"
 SALTS = "/user/hdfs/salts/event_sanitized"
+REFINE_SCHEMAS = "/wmf/refinery/schemas/eventlogging"
 COLLIDE_RAW = "/wmf/data/raw/collide"
 #: Bar'x and Bar;x both normalize to table bar_x; the others hold glob characters that,
 #: unescaped, would read a neighbour's files (Q? matches Qx, S[x] matches Sx, A{b,c} matches Ab).
@@ -152,6 +154,8 @@ def chain(
             "--since", SINCE, "--until", UNTIL,
             "--report_path", "hdfs:///wmf/reports/collide.json",
         ],
+        "refine_schemas": str(schemas_dir),
+        "refine_schemas_path": REFINE_SCHEMAS,
         "backfill_schemas": str(tmp / "backfill-schemas"),
         "backfill_schemas_path": _prop(backfill_conf, "schemas_path"),
         "allowlist": str(shared_data / "allowlists" / "event_sanitized_analytics_allowlist.yaml"),
@@ -168,10 +172,10 @@ def chain(
         "refine_argv": [
             "--config_file", str(refine_conf),
             "--since", SINCE, "--until", UNTIL,
-            # Refine's schema loaders read local folders only (eljobs/refine/schema.py): the
-            # repository stays on this machine's disk, named explicitly.
+            # The site's schema service is not here: the EventLogging schemas from a bare
+            # HDFS directory (the schema loaders read through eljobs.io.fs).
             "--schema_base_uris", "eventlogging",
-            "--eventlogging_schemas_path", f"file://{schemas_dir}",
+            "--eventlogging_schemas_path", REFINE_SCHEMAS,
             # The site's MaxMind file is not on this machine: the bundled test database.
             "--geocode_database", "bundled",
             "--should_email_report", "false",
