@@ -191,7 +191,8 @@ def option(
         secret: mask the value when the effective configuration is logged.
         bare: value to use when the option is given on the command line without a value.
         accumulate: for tuple and dict options, repeated occurrences add up instead of the
-            last one winning.
+            last one winning. A list given on the command line still replaces the properties
+            files' list; a map merges with theirs key by key.
         pair_sep: for dict options, the separator between key and value of one pair.
         prefix: for dict options, every key starting with this prefix (command line or
             properties file) is collected into the dict (Spark's ``kafka.`` convention).
@@ -375,6 +376,13 @@ def _is_bool(tp: Any) -> bool:
     return typing.get_origin(tp) in (typing.Union, types.UnionType) and bool in args
 
 
+def _is_map(tp: Any) -> bool:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_map(a) for a in typing.get_args(tp))
+    return origin is dict
+
+
 def _is_accumulating_container(tp: Any) -> bool:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -470,8 +478,11 @@ def parse_config(
         f = fields[name]
         tp = hints[name]
         accumulate = f.metadata.get("accumulate") or f.metadata.get("prefix")
-        # Properties values are replaced by command-line ones unless the option accumulates.
-        if not accumulate and any(src == "cli" for _, src in occurrences):
+        # Properties values are replaced by command-line ones, except for maps, which merge
+        # key by key (the command line wins a key). A list option given on the command line
+        # replaces the file's list: `--output file:///tmp/check` on a production config file
+        # must not also write to the file's Kafka output.
+        if (not accumulate or not _is_map(tp)) and any(src == "cli" for _, src in occurrences):
             occurrences = [o for o in occurrences if o[1] == "cli"]
         if not accumulate:
             occurrences = occurrences[-1:]

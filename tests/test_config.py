@@ -40,6 +40,7 @@ class Demo(JobConfig):
         accumulate=True,
         prefix="kafka.",
     )
+    outputs: tuple[str, ...] = option(default_factory=tuple, help="sinks", accumulate=True)
     include: re.Pattern[str] | None = option(default=None, help="regex")
     mode: Literal["a", "b"] = option(default="a", help="choice")
     output_invalid: str | None = option(default=None, help="invalid output", bare="-")
@@ -97,6 +98,22 @@ def test_properties_then_cli_override(tmp_path: Path) -> None:
     assert cfg.limit == 7
     assert cfg.topics == ("x", "y")
     assert cfg.kafka_option == {"kafka.acks": "all", "kafka.linger.ms": "50"}
+
+
+def test_a_list_on_the_command_line_replaces_the_files_list_and_maps_merge(
+    tmp_path: Path,
+) -> None:
+    f = tmp_path / "prod.properties"
+    f.write_text("output_path=/x\noutputs=kafka:///prod:9092\nkafka.acks=all\n")
+    # A check run on the production file must not also write to its Kafka output.
+    cfg = parse_config(
+        Demo,
+        ["--config_file", str(f), "--outputs", "file:///a", "--outputs", "file:///b",
+         "--kafka_option", "kafka.acks=1", "--kafka_option", "kafka.linger.ms=5"],
+    )  # fmt: skip
+    assert cfg.outputs == ("file:///a", "file:///b")
+    assert cfg.kafka_option == {"kafka.acks": "1", "kafka.linger.ms": "5"}
+    assert parse_config(Demo, ["--config_file", str(f)]).outputs == ("kafka:///prod:9092",)
 
 
 def test_all_problems_reported_together() -> None:

@@ -114,7 +114,8 @@ class Config(KafkaOptions):
         accumulate=True,
         help="Writer URIs; every valid event goes to each: file:///DIR (JSON lines in "
         "DIR/topic=<topic>/) or kafka:///host:port[,host:port]?topic=eventlogging_{schema} "
-        "(also kafka-confluent://; query: topic, key, blacklist, producer options).",
+        "(also kafka-confluent://; query: topic, key, blacklist, producer options). Given "
+        "on the command line, replaces the config file's outputs.",
     )
     output_invalid: str | None = option(
         None,
