@@ -41,6 +41,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -91,6 +93,28 @@ MINI_YARN_SPARK_CONF: dict[str, str] = {
     "spark.dynamicAllocation.enabled": "false",
     "spark.shuffle.service.enabled": "false",
 }
+
+
+_EXECUTOR_MAIN = "org.apache.spark.executor.YarnCoarseGrainedExecutorBackend"
+_CONTAINER_LOG_DIR = "-Dspark.yarn.app.container.log.dir="
+
+
+@dataclass(frozen=True)
+class ExecutorProcess:
+    """One Spark executor's JVM in a container of the mini NodeManager."""
+
+    pid: int
+    executor_id: str
+    """Spark's executor id (``1``, ``2``, ... in the order they were granted)."""
+    container_id: str
+    """YARN's container id (``container_<cluster time>_<app>_<attempt>_<n>``)."""
+
+
+def _flag(args: list[str], name: str) -> str | None:
+    try:
+        return args[args.index(name) + 1]
+    except (ValueError, IndexError):
+        return None
 
 
 class HadoopClusterError(RuntimeError):
@@ -320,13 +344,45 @@ class MiniHadoopCluster:
             self.put(archive, path)
         return f"{self.default_fs}{path}"
 
-    def spark_args(self, *, spark_archive: str | None = None) -> str:
+    def spark_args(
+        self, *, spark_archive: str | None = None, conf: Mapping[str, str] | None = None
+    ) -> str:
         """``ELJOBS_SPARK_ARGS`` for ``bin/<job>`` on this YARN: :data:`MINI_YARN_SPARK_CONF`,
-        and ``spark.yarn.archive`` when given (:meth:`upload_spark_jars`)."""
-        conf = dict(MINI_YARN_SPARK_CONF)
+        ``spark.yarn.archive`` when given (:meth:`upload_spark_jars`), then ``conf`` (values
+        without spaces: the wrapper splits the string into words)."""
+        out = dict(MINI_YARN_SPARK_CONF)
         if spark_archive:
-            conf["spark.yarn.archive"] = spark_archive
-        return " ".join(f"--conf {k}={v}" for k, v in conf.items())
+            out["spark.yarn.archive"] = spark_archive
+        out.update(conf or {})
+        return " ".join(f"--conf {k}={v}" for k, v in out.items())
+
+    def executor_processes(self, app_id: str) -> list[ExecutorProcess]:
+        """The Spark executors of YARN application ``app_id`` running now on this NodeManager.
+
+        The NodeManager starts each container as local processes: the executor's JVM runs
+        ``YarnCoarseGrainedExecutorBackend`` with ``--app-id`` and ``--executor-id``, and its
+        ``-Dspark.yarn.app.container.log.dir`` ends with the container id. Read from Linux's
+        ``/proc``; processes that end while being read are skipped.
+        """
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                args = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+            except OSError:
+                continue
+            if _EXECUTOR_MAIN not in args or _flag(args, "--app-id") != app_id:
+                continue
+            log_dir = next((a for a in args if a.startswith(_CONTAINER_LOG_DIR)), "")
+            found.append(
+                ExecutorProcess(
+                    pid=int(entry.name),
+                    executor_id=_flag(args, "--executor-id") or "",
+                    container_id=Path(log_dir.removeprefix(_CONTAINER_LOG_DIR)).name,
+                )
+            )
+        return sorted(found, key=lambda p: p.pid)
 
     def yarn_container_logs(self) -> dict[str, list[Path]]:
         """Log folders of the containers the NodeManager ran, per application id.

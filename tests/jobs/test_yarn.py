@@ -7,14 +7,22 @@ go to bare paths too, so they land on HDFS. Each YARN run must write exactly wha
 (the test session, same input, a ``file://`` output) writes, in a new YARN application whose
 containers ran on the NodeManager. Spark settings: ``conf/spark-cluster.conf`` plus the documented
 mini-cluster overrides (``eljobs.testing.hadoop.MINI_YARN_SPARK_CONF``).
+
+A second backfill runs in client deploy mode (the driver is a child of the test process) with two
+executors, and the test SIGKILLs the JVM of an executor's container while it runs a task: Spark
+must run the task again elsewhere, and the account and the files must still be the local run's.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +31,7 @@ from typing import Any
 import pytest
 
 from eljobs.jobs import backfill
-from eljobs.testing.hadoop import MiniHadoopCluster
+from eljobs.testing.hadoop import ExecutorProcess, MiniHadoopCluster
 from eljobs.testing.sample import (
     generate_lines,
     load_sample_schemas,
@@ -39,6 +47,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 HOUR = datetime(2024, 1, 5, 3, tzinfo=UTC)
 NAMES = ("navigationtiming", "savetiming")
 RAW = "/wmf/yarn-test/raw"
+#: Enough lines that an executor's first task (a Python worker started in the packed
+#: environment, then 2,000 lines parsed and validated) runs for seconds: the kill lands in it.
+LINES = 4000
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +63,18 @@ def yarn_setup(
     tmp = tmp_path_factory.mktemp("yarn")
     write_sample_schemas(tmp / "schemas", NAMES, source=schemas_dir)
     lines = generate_lines(
-        load_sample_schemas(NAMES, source=schemas_dir), 80, hour=HOUR, seed=9, invalid_fraction=0.2
+        load_sample_schemas(NAMES, source=schemas_dir),
+        LINES,
+        hour=HOUR,
+        seed=9,
+        invalid_fraction=0.2,
     )
     # The test session writes the SequenceFile straight to HDFS through an explicit URI.
     write_sequence_hour(
-        spark, f"{hadoop_cluster.default_fs}{RAW}/2024/01/05/03", [s.line for s in lines]
+        spark,
+        f"{hadoop_cluster.default_fs}{RAW}/2024/01/05/03",
+        [s.line for s in lines],
+        partitions=8,
     )
     archive = tmp / "eljobs-env.tar.gz"
     packed = subprocess.run(
@@ -102,8 +120,10 @@ def yarn_setup(
         "tmp": tmp,
         "lines": len(lines),
         "local": _local_topics(local_out),
+        "local_account": json.loads((tmp / "local.json").read_text()),
         "common": common,
         "env": env,
+        "spark_archive": spark_archive,
     }
 
 
@@ -143,10 +163,7 @@ def _hdfs_topics(cluster: MiniHadoopCluster, out: str) -> dict[str, Counter[str]
     return topics
 
 
-# Client mode ran by hand from a shell (60 of 60 lines accounted, docs/operations.md) but fails
-# when started from this test process: exit 1 with "... must be installed; however, it was not
-# found." (pyspark's missing-package error) and the executor unable to register with the driver.
-# Not resolved yet, so only cluster mode is asserted here.
+# Client deploy mode is covered by the executor-kill test below (one YARN application each).
 @pytest.mark.parametrize("deploy_mode", ["cluster"])
 def test_backfill_on_yarn_writes_what_the_local_run_writes(
     yarn_setup: dict[str, Any], hadoop_cluster: MiniHadoopCluster, deploy_mode: str
@@ -183,3 +200,108 @@ def test_backfill_on_yarn_writes_what_the_local_run_writes(
     account = json.loads(hadoop_cluster.read_bytes(report))
     assert account["ok"] is True
     assert account["totals"]["read"] == yarn_setup["lines"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _rest(port: int, path: str) -> Any:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/{path}", timeout=5) as answer:
+        return json.loads(answer.read())
+
+
+def _kill_an_executor_in_a_task(
+    cluster: MiniHadoopCluster, proc: subprocess.Popen[bytes], ui_port: int, timeout_s: float
+) -> ExecutorProcess:
+    """Watch the driver's REST API until an executor runs a task, then SIGKILL that executor's
+    JVM in its YARN container; returns what was killed."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            app_id = str(_rest(ui_port, "applications")[0]["id"])
+            busy = [
+                str(e["id"])
+                for e in _rest(ui_port, f"applications/{app_id}/executors")
+                if e["id"] != "driver" and int(e["activeTasks"]) > 0
+            ]
+        except (OSError, ValueError, IndexError, KeyError):
+            # The driver's UI is not up yet (or is going down).
+            busy = []
+        if busy:
+            for p in cluster.executor_processes(app_id):
+                if p.executor_id == busy[0]:
+                    os.kill(p.pid, signal.SIGKILL)
+                    return p
+        time.sleep(0.5)
+    raise AssertionError(
+        f"no executor ran a task within {timeout_s:.0f}s (driver exit code {proc.poll()})"
+    )
+
+
+def test_backfill_in_client_mode_survives_a_killed_executor(
+    yarn_setup: dict[str, Any], hadoop_cluster: MiniHadoopCluster
+) -> None:
+    out, report = "/wmf/yarn-test/out-killed", "/wmf/yarn-test/account-killed.json"
+    tmp: Path = yarn_setup["tmp"]
+    ui_port = _free_port()
+    env = dict(
+        yarn_setup["env"],
+        ELJOBS_DEPLOY_MODE="client",
+        # Two executors: the retried task has somewhere to go at once. The driver's UI on a
+        # known port: its REST API says when an executor runs a task.
+        ELJOBS_SPARK_ARGS=hadoop_cluster.spark_args(
+            spark_archive=yarn_setup["spark_archive"],
+            conf={"spark.executor.instances": "2", "spark.ui.port": str(ui_port)},
+        ),
+    )
+    before = set(hadoop_cluster.yarn_container_logs())
+    with open(tmp / "killed.out", "wb") as stdout, open(tmp / "killed.err", "wb") as stderr:
+        proc = subprocess.Popen(
+            [
+                str(ROOT / "bin" / "backfill"),
+                *yarn_setup["common"],
+                "--input_path", RAW,
+                "--output", out,
+                "--report_path", report,
+            ],
+            env=env, cwd=tmp, stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+        try:
+            killed = _kill_an_executor_in_a_task(hadoop_cluster, proc, ui_port, 1200)
+            code = proc.wait(timeout=1200)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    driver_log = (tmp / "killed.out").read_text() + (tmp / "killed.err").read_text()
+    assert code == 0, driver_log[-4000:]
+
+    # The kill landed in a running task: the driver lost a task attempt with the container.
+    lost = [
+        line
+        for line in driver_log.splitlines()
+        if "Lost task" in line and "ExecutorLostFailure" in line
+    ]
+    assert any(killed.container_id in line for line in lost), (killed, lost, driver_log[-4000:])
+    # One new application; the killed executor's container is among its containers.
+    apps = {k: v for k, v in hadoop_cluster.yarn_container_logs().items() if k not in before}
+    assert len(apps) == 1, apps
+    assert killed.container_id in {p.name for p in next(iter(apps.values()))}
+
+    # Nothing lost, nothing counted twice: the account and the files are the local run's.
+    account = json.loads(hadoop_cluster.read_bytes(report))
+    local = yarn_setup["local_account"]
+    assert account["ok"] is True
+    assert account["totals"] == local["totals"]
+    totals = account["totals"]
+    assert totals["read"] == yarn_setup["lines"]
+    assert totals["read"] == (
+        totals["valid"] + totals["validation"] + totals["processor"] + totals["disabled"]
+    )
+    written = account["written"][out]
+    assert written == account["expected"][out]
+    assert sum(written.values()) + totals["rejected"] == totals["read"]
+    assert written == next(iter(local["written"].values()))
+    assert _hdfs_topics(hadoop_cluster, out) == yarn_setup["local"]
