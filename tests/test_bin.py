@@ -1,9 +1,10 @@
 """The bin/ wrappers, conf/ files and the packed environment.
 
 Each wrapper is run with ``--print_command`` in the local and YARN set-ups and the printed
-spark-submit command is checked piece by piece; then ``bin/salts`` and ``bin/refine`` run for
-real (the latter on local Spark, marked slow). Every ``conf/*.properties`` job file is parsed
-with its job's ``Config`` so the files cannot drift from the options.
+spark-submit command is checked piece by piece; then ``bin/salts`` runs for real, and
+``bin/refine`` and ``bin/backfill`` dry runs on local Spark (marked slow). Every
+``conf/*.properties`` job file is parsed with its job's ``Config`` so the files cannot drift from
+the options.
 """
 
 from __future__ import annotations
@@ -302,6 +303,44 @@ def test_refine_dry_run_on_local_spark(tmp_path: Path) -> None:
     for hour in ("0", "1"):
         assert f"{out}/test/year=2024/month=1/day=15/hour={hour}" in both
     assert not out.exists(), "a dry run writes nothing"
+
+
+@pytest.mark.slow
+def test_backfill_dry_run_on_local_spark(tmp_path: Path, schemas_dir: Path) -> None:
+    """The driver script runs from the eljobs package folder; it must still import pandas
+    (Arrow UDFs): eljobs/secrets.py once shadowed the standard library's secrets there."""
+    from datetime import UTC, datetime
+
+    from eljobs.testing.sample import (
+        generate_lines,
+        load_sample_schemas,
+        write_sample_schemas,
+        write_text_hour,
+    )
+
+    hour = datetime(2024, 1, 15, 3, tzinfo=UTC)
+    names = ("navigationtiming",)
+    write_sample_schemas(tmp_path / "schemas", names, source=schemas_dir)
+    lines = generate_lines(load_sample_schemas(names, source=schemas_dir), 20, hour=hour, seed=3)
+    write_text_hour(tmp_path / "raw" / "2024" / "01" / "15" / "03", [s.line for s in lines])
+    proc = subprocess.run(
+        [
+            str(BIN / "backfill"),
+            "--input_path", f"file://{tmp_path / 'raw'}",
+            "--since", "2024-01-15T03", "--until", "2024-01-15T04",
+            "--schemas_path", f"file://{tmp_path / 'schemas'}",
+            "--output", f"file://{tmp_path / 'out'}",
+            "--dry_run",
+        ],
+        cwd=tmp_path,
+        env=_env(ELJOBS_WORK=str(tmp_path / "work"), ELJOBS_MASTER="local[1]"),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "total: read 20 = valid 20" in proc.stdout, proc.stdout[-3000:]
+    assert not (tmp_path / "out").exists(), "a dry run writes nothing"
 
 
 # --------------------------------------------------------------------------------------------
