@@ -1,6 +1,6 @@
-"""backfill submitted to YARN for real: ``bin/backfill`` with ``ELJOBS_MASTER=yarn`` in cluster
-deploy mode (the driver in a YARN container too), against the mini cluster's YARN, with the
-environment packed by ``python -m eljobs.packaging`` (``make pack``).
+"""backfill and refine submitted to YARN for real: ``bin/backfill`` with ``ELJOBS_MASTER=yarn``
+in cluster deploy mode (the driver in a YARN container too), against the mini cluster's YARN,
+with the environment packed by ``python -m eljobs.packaging`` (``make pack``).
 
 The raw hour is a Camus-style SequenceFile on HDFS under a bare path; the outputs and the account
 go to bare paths too, so they land on HDFS. Each YARN run must write exactly what a local run
